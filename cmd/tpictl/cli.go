@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// cli carries what every command needs: the environment, the streams, and
+// lazily opened connections.
+type cli struct {
+	getenv func(string) string
+	in     io.Reader
+	out    io.Writer
+}
+
+type command struct {
+	usage string // arguments, shown by help
+	help  string // one line
+	run   func(ctx context.Context, c *cli, args []string) error
+}
+
+// errUsage makes run print the command's usage.
+var errUsage = errors.New("usage")
+
+func commands() map[string]command {
+	return map[string]command{
+		"migrate": {"[--mode all|worker-only]", "apply migrations to DATABASE_URL (worker-only: just the fleet's own schema)", cmdMigrate},
+		"seed":    {"", "load idempotent demo data into DATABASE_URL", cmdSeed},
+		"enqueue": {"<type> '<json>' [--id ID] [--in DURATION] [--queue Q]", "validate a payload against the contract and enqueue it", cmdEnqueue},
+		"types":   {"", "list the task types and their queues", cmdTypes},
+		"queues":  {"", "task counts per state for every queue", cmdQueues},
+		"pause":   {"<queue>", "stop workers from taking tasks off a queue", cmdPause},
+		"resume":  {"<queue>", "let workers take tasks off a paused queue again", cmdResume},
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, in io.Reader, out io.Writer) error {
+	c := &cli{getenv: getenv, in: in, out: out}
+	cmds := commands()
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printHelp(out, cmds)
+		return nil
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		return fmt.Errorf("tpictl: unknown command %q (run tpictl help)", args[0])
+	}
+	err := cmd.run(ctx, c, args[1:])
+	if errors.Is(err, errUsage) {
+		return fmt.Errorf("usage: tpictl %s %s", args[0], cmd.usage)
+	}
+	return err
+}
+
+func printHelp(out io.Writer, cmds map[string]command) {
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintln(out, "tpictl: operator CLI of the TestPlanIt worker fleet")
+	fmt.Fprintln(out, "\nCommands:")
+	tw := tabwriter.NewWriter(out, 0, 2, 2, ' ', 0)
+	for _, n := range names {
+		fmt.Fprintf(tw, "  %s %s\t%s\n", n, cmds[n].usage, cmds[n].help)
+	}
+	tw.Flush()
+	fmt.Fprintln(out, "\nEnvironment: VALKEY_URL (queues), DATABASE_URL (migrate, seed).")
+}
+
+// parseFlags parses flags that may come after positional arguments and
+// returns the positionals.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, fmt.Errorf("%v: %w", err, errUsage)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// confirm asks a yes/no question on the CLI's streams; --yes skips it.
+func (c *cli) confirm(question string) bool {
+	fmt.Fprintf(c.out, "%s [y/N] ", question)
+	var answer string
+	_, _ = fmt.Fscanln(c.in, &answer)
+	answer = strings.ToLower(strings.TrimSpace(answer))
+	return answer == "y" || answer == "yes"
+}

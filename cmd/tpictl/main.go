@@ -1,0 +1,23 @@
+// Command tpictl is the operator CLI of the TestPlanIt worker fleet:
+// migrations, demo data, one-off triggers and queue operations.
+//
+//	tpictl migrate [--mode all|worker-only]
+//	tpictl enqueue <type> '<json>' [--id ID] [--in 10s]
+//	tpictl queues
+//	tpictl pause <queue> | resume <queue>
+//
+// Run `tpictl help` for every command.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/testplanit/tpi-workers/pkg/worker"
+)
+
+func main() {
+	worker.Main(func(ctx context.Context, getenv func(string) string) error {
+		return run(ctx, os.Args[1:], getenv, os.Stdin, os.Stdout)
+	})
+}

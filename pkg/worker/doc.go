@@ -1,0 +1,22 @@
+// Package worker is the runtime shared by every binary of the fleet; it is
+// internal to the fleet and not meant for producers (they import pkg/task).
+//
+// It turns a handful of lines in a main package into a well-behaved asynq
+// worker process:
+//
+//   - configuration read from the environment and validated up front
+//     ([Env], [LoadConfig]): a missing or malformed variable stops the
+//     process with one line naming it;
+//   - our own VALKEY_URL parsing ([ParseValkeyURL]) for valkey://, redis://,
+//     rediss:// and Sentinel URLs, with usernames and DB indexes kept;
+//   - structured logs with log/slog, every task line tagged with service,
+//     queue, type, task ID and retry count ([LoggerFrom]);
+//   - middleware recording Prometheus metrics on an injected registry;
+//   - /healthz, /readyz and /metrics;
+//   - graceful shutdown: SIGTERM drains, SIGTSTP stops fetching, readiness
+//     turns 503 first;
+//   - a memory guard (MAX_MEMORY_RESTART) that drains and exits non-zero so
+//     that the supervisor restarts the process;
+//   - error classification ([Permanent], [RateLimited]) and a throttled
+//     progress writer over asynq's ResultWriter ([Progress]).
+package worker

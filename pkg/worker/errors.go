@@ -1,0 +1,87 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// Error classes. A handler returns:
+//
+//   - nil on success;
+//   - [Permanent](err) for a bad payload or a row that does not exist: the
+//     task is archived at once with the reason, never retried;
+//   - [RateLimited](err, after) when a provider asked to wait: retried after
+//     that delay, and not counted as a failure;
+//   - any other error for a transient failure (database, network, SMTP): it
+//     is retried with the queue's exponential backoff.
+//
+// A task whose context was cancelled because the process is shutting down is
+// pushed back to the queue by asynq and runs again.
+
+// Permanent marks err as not worth retrying. The task is archived with err's
+// message. Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, asynq.SkipRetry) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+}
+
+// IsPermanent reports whether err was marked with [Permanent] (or wraps
+// asynq.SkipRetry directly, as pkg/task's decoding errors do).
+func IsPermanent(err error) bool { return errors.Is(err, asynq.SkipRetry) }
+
+// RateLimitError asks for a retry after a provider-given delay.
+type RateLimitError struct {
+	Err        error
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("rate limited, retry after %s: %v", e.RetryAfter, e.Err)
+}
+
+func (e *RateLimitError) Unwrap() error { return e.Err }
+
+// RateLimited wraps err as a [RateLimitError].
+func RateLimited(err error, after time.Duration) error {
+	return &RateLimitError{Err: err, RetryAfter: after}
+}
+
+// Class names an error's class, as used in logs and metric labels.
+func Class(err error) string {
+	var rl *RateLimitError
+	switch {
+	case err == nil:
+		return "success"
+	case errors.As(err, &rl):
+		return "rate_limited"
+	case IsPermanent(err):
+		return "permanent"
+	default:
+		return "transient"
+	}
+}
+
+// retryDelay consults rate-limit hints before the queue's backoff.
+func retryDelay(base asynq.RetryDelayFunc) asynq.RetryDelayFunc {
+	return func(n int, err error, t *asynq.Task) time.Duration {
+		var rl *RateLimitError
+		if errors.As(err, &rl) && rl.RetryAfter > 0 {
+			return rl.RetryAfter
+		}
+		return base(n, err, t)
+	}
+}
+
+// isFailure keeps rate-limit waits out of the failure counts.
+func isFailure(err error) bool {
+	var rl *RateLimitError
+	return !errors.As(err, &rl)
+}

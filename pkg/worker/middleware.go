@@ -1,0 +1,97 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the per-task Prometheus metrics of a worker process.
+type Metrics struct {
+	processed *prometheus.CounterVec
+	failed    *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	inFlight  *prometheus.GaugeVec
+}
+
+// NewMetrics registers the task metrics on reg (never on the global
+// registry) and returns them.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tpi_tasks_processed_total",
+			Help: "Tasks handled, by queue, type and outcome (success, transient, permanent, rate_limited).",
+		}, []string{"queue", "type", "outcome"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tpi_tasks_failed_total",
+			Help: "Tasks whose handler returned an error, by queue, type and class.",
+		}, []string{"queue", "type", "class"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tpi_task_duration_seconds",
+			Help:    "Handler duration by queue and type.",
+			Buckets: []float64{.001, .005, .01, .05, .1, .5, 1, 5, 30, 120, 600, 3600},
+		}, []string{"queue", "type"}),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tpi_tasks_in_flight",
+			Help: "Tasks being handled right now, by queue.",
+		}, []string{"queue"}),
+	}
+	for _, c := range []prometheus.Collector{m.processed, m.failed, m.duration, m.inFlight} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// dispatch is the runtime's root handler: it routes through mux, turns an
+// unknown type into a permanent error (asynq's ServeMux would retry it),
+// attaches a tagged logger to ctx, and records logs and metrics.
+func dispatch(mux *asynq.ServeMux, m *Metrics, base *slog.Logger) asynq.Handler {
+	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		id, _ := asynq.GetTaskID(ctx)
+		queue, _ := asynq.GetQueueName(ctx)
+		retry, _ := asynq.GetRetryCount(ctx)
+		maxRetry, _ := asynq.GetMaxRetry(ctx)
+		log := base.With("queue", queue, "type", t.Type(), "task_id", id, "retry", retry, "max_retry", maxRetry)
+		ctx = WithLogger(ctx, log)
+
+		g := m.inFlight.WithLabelValues(queue)
+		g.Inc()
+		start := time.Now()
+		err := route(ctx, mux, t)
+		elapsed := time.Since(start)
+		g.Dec()
+
+		class := Class(err)
+		m.duration.WithLabelValues(queue, t.Type()).Observe(elapsed.Seconds())
+		m.processed.WithLabelValues(queue, t.Type(), class).Inc()
+		switch {
+		case err == nil:
+			log.Info("task done", "duration_ms", elapsed.Milliseconds())
+		case ctx.Err() != nil:
+			m.failed.WithLabelValues(queue, t.Type(), class).Inc()
+			log.Warn("task interrupted; it will run again", "duration_ms", elapsed.Milliseconds(), "error", err.Error())
+		default:
+			m.failed.WithLabelValues(queue, t.Type(), class).Inc()
+			lvl := slog.LevelWarn
+			if class == "permanent" || retry >= maxRetry {
+				lvl = slog.LevelError
+			}
+			log.Log(ctx, lvl, "task failed", "class", class, "duration_ms", elapsed.Milliseconds(), "error", err.Error())
+		}
+		return err
+	})
+}
+
+func route(ctx context.Context, mux *asynq.ServeMux, t *asynq.Task) error {
+	h, pattern := mux.Handler(t)
+	if pattern == "" {
+		return Permanent(fmt.Errorf("no handler for task type %q on this worker", t.Type()))
+	}
+	return h.ProcessTask(ctx, t)
+}
