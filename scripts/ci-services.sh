@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the real services some tests need beyond PostgreSQL and Redis
+# (called by .ci/run; safe to re-run). Versions as in SERVICES.md.
+set -euo pipefail
+GOBIN="$(go env GOPATH)/bin"
+export PATH="$GOBIN:$PATH"
+
+# SMTP capture server for the email tests (internal/testenv starts its own
+# instance per test on free ports).
+if ! command -v mailpit >/dev/null 2>&1; then
+  echo "installing mailpit v1.33.1"
+  go install github.com/axllent/mailpit@v1.33.1
+fi
+mailpit --help >/dev/null
+
+apt_updated=""
+apt_install() {
+  if [ -z "$apt_updated" ]; then apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# supervisord for the fleet's daemon mode and its fault tests.
+command -v supervisord >/dev/null 2>&1 || apt_install supervisor
+# Headless Chromium for the dashboard's browser test.
+command -v chromium >/dev/null 2>&1 || apt_install chromium
+echo "extra services ready: mailpit v1.33.1, supervisord $(supervisord --version), $(chromium --version 2>/dev/null)"
