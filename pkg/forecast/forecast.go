@@ -1,0 +1,375 @@
+package forecast
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/testplanit/tpi-workers/pkg/worker"
+)
+
+// DefaultBatchSize is the number of cases (or runs) written per transaction
+// when [Forecaster.BatchSize] is zero.
+const DefaultBatchSize = 10000
+
+// maxLabelRounds bounds label propagation; each round at least halves the
+// distance a label still has to travel, so real data needs a few dozen.
+const maxLabelRounds = 10000
+
+// Progress phases published by [Forecaster.All] and [Forecaster.Case].
+const (
+	PhaseGroups  = "groups"
+	PhaseSamples = "samples"
+	PhaseCases   = "cases"
+	PhaseRuns    = "runs"
+	PhaseDone    = "done"
+)
+
+// ErrCaseNotFound is wrapped by [Forecaster.Case] when the repository case
+// does not exist.
+var ErrCaseNotFound = errors.New("repository case not found")
+
+// Forecaster computes case and run forecasts with set-based SQL on a
+// PostgreSQL pool holding TestPlanIt's schema.
+type Forecaster struct {
+	// DB is TestPlanIt's database. Required.
+	DB *pgxpool.Pool
+	// BatchSize is how many cases or runs one write transaction covers;
+	// 0 means DefaultBatchSize.
+	BatchSize int
+	// Progress, if set, receives phase, processed and total; a task's
+	// [worker.Progress] publishes them at most once a second.
+	Progress *worker.Progress
+}
+
+// Stats says what one computation did.
+type Stats struct {
+	// Cases is the number of cases whose forecast was computed, and
+	// CasesUpdated how many of them changed.
+	Cases, CasesUpdated int64
+	// Groups is the number of link groups with two or more cases.
+	Groups int64
+	// Runs is the number of runs whose forecast was computed, and
+	// RunsUpdated how many of them changed.
+	Runs, RunsUpdated int64
+	// LabelRounds is the number of label-propagation rounds (nightly only).
+	LabelRounds int
+	// Elapsed is the wall time of the computation.
+	Elapsed time.Duration
+}
+
+// automatedSources are the case sources whose samples are JUnit times
+// (testplanit/utils/testResultTypes.ts); API counts as neither kind.
+const automatedSources = `('JUNIT','TESTNG','XUNIT','NUNIT','MSTEST','MOCHA','CUCUMBER')`
+
+// Temporary tables of one computation, on one session.
+var tempTables = []string{"forecast_edge", "forecast_label", "forecast_member", "forecast_group", "forecast_run"}
+
+// All recomputes every non-deleted case's forecast, by link group, then the
+// forecast of every open (not completed, not deleted) run: the nightly job.
+func (f *Forecaster) All(ctx context.Context) (Stats, error) {
+	return f.compute(ctx, func(ctx context.Context, s *session, st *Stats) error {
+		if err := s.allMembers(ctx, st); err != nil {
+			return err
+		}
+		return s.exec(ctx, "open runs", `INSERT INTO forecast_run (id)
+			SELECT id FROM "TestRuns" WHERE NOT "isCompleted" AND NOT "isDeleted"`)
+	})
+}
+
+// Case recomputes the forecast of the link group of one case, then of every
+// non-deleted run that contains a case of the group (completed runs too, as
+// the original does). A case that does not exist gives an error wrapping
+// [ErrCaseNotFound]; a deleted case is a no-op.
+func (f *Forecaster) Case(ctx context.Context, caseID int) (Stats, error) {
+	return f.compute(ctx, func(ctx context.Context, s *session, st *Stats) error {
+		var deleted bool
+		err := s.conn.QueryRow(ctx, `SELECT "isDeleted" FROM "RepositoryCases" WHERE id = $1`, caseID).Scan(&deleted)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: id %d", ErrCaseNotFound, caseID)
+		}
+		if err != nil {
+			return fmt.Errorf("forecast: reading case %d: %w", caseID, err)
+		}
+		if deleted {
+			return nil
+		}
+		if err := s.exec(ctx, "case group", `INSERT INTO forecast_member (id, grp, source)
+			WITH RECURSIVE comp(id) AS (
+				SELECT $1::int
+				UNION
+				SELECT CASE WHEN l."caseAId" = comp.id THEN l."caseBId" ELSE l."caseAId" END
+				FROM comp
+				JOIN "RepositoryCaseLink" l ON (l."caseAId" = comp.id OR l."caseBId" = comp.id)
+				JOIN "RepositoryCases" o ON o.id = CASE WHEN l."caseAId" = comp.id THEN l."caseBId" ELSE l."caseAId" END
+				WHERE l.type = 'SAME_TEST_DIFFERENT_SOURCE' AND NOT l."isDeleted" AND NOT o."isDeleted"
+			)
+			SELECT c.id, $1, c.source FROM comp JOIN "RepositoryCases" c ON c.id = comp.id`, caseID); err != nil {
+			return err
+		}
+		if n, err := s.count(ctx, `SELECT count(*) FROM forecast_member`); err != nil {
+			return err
+		} else if n > 1 {
+			st.Groups = 1
+		}
+		return s.exec(ctx, "runs of the group", `INSERT INTO forecast_run (id)
+			SELECT DISTINCT trc."testRunId"
+			FROM "TestRunCases" trc
+			JOIN forecast_member m ON m.id = trc."repositoryCaseId"
+			JOIN "TestRuns" r ON r.id = trc."testRunId"
+			WHERE NOT r."isDeleted"`)
+	})
+}
+
+// compute runs the shared algorithm: scope fills forecast_member (id, grp,
+// source) and forecast_run (id); then group forecasts, case writes and run
+// writes are the same for the nightly job and a single case.
+func (f *Forecaster) compute(ctx context.Context, scope func(context.Context, *session, *Stats) error) (st Stats, err error) {
+	if f.DB == nil {
+		return st, errors.New("forecast: Forecaster.DB is nil")
+	}
+	start := time.Now()
+	conn, err := f.DB.Acquire(ctx)
+	if err != nil {
+		return st, fmt.Errorf("forecast: acquiring a connection: %w", err)
+	}
+	s := &session{conn: conn.Conn(), batch: f.BatchSize, progress: f.Progress}
+	if s.batch <= 0 {
+		s.batch = DefaultBatchSize
+	}
+	defer func() {
+		// Temporary tables live as long as the session: drop them, or
+		// close the connection so that the pool never hands them out.
+		if dropErr := s.dropTemp(context.WithoutCancel(ctx)); dropErr != nil {
+			_ = conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+		conn.Release()
+	}()
+	if err := s.dropTemp(ctx); err != nil {
+		return st, err
+	}
+	if err := s.createTemp(ctx); err != nil {
+		return st, err
+	}
+	if err := scope(ctx, s, &st); err != nil {
+		return st, err
+	}
+	if err := s.groupForecasts(ctx); err != nil {
+		return st, err
+	}
+	if st.Cases, st.CasesUpdated, err = s.writeBatches(ctx, PhaseCases, "forecast_member", updateCasesSQL); err != nil {
+		return st, err
+	}
+	if st.Runs, st.RunsUpdated, err = s.writeBatches(ctx, PhaseRuns, "forecast_run", updateRunsSQL); err != nil {
+		return st, err
+	}
+	st.Elapsed = time.Since(start)
+	if s.progress != nil {
+		_ = s.progress.Done(PhaseDone, st.Cases+st.Runs, st.Cases+st.Runs,
+			fmt.Sprintf("%d of %d cases and %d of %d runs changed", st.CasesUpdated, st.Cases, st.RunsUpdated, st.Runs))
+	}
+	return st, nil
+}
+
+// session is one connection holding the computation's temporary tables.
+type session struct {
+	conn     *pgx.Conn
+	batch    int
+	progress *worker.Progress
+}
+
+func (s *session) exec(ctx context.Context, what, sql string, args ...any) error {
+	if _, err := s.conn.Exec(ctx, sql, args...); err != nil {
+		return fmt.Errorf("forecast: %s: %w", what, err)
+	}
+	return nil
+}
+
+func (s *session) count(ctx context.Context, sql string, args ...any) (int64, error) {
+	var n int64
+	if err := s.conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("forecast: %s: %w", sql, err)
+	}
+	return n, nil
+}
+
+func (s *session) report(phase string, processed, total int64) {
+	if s.progress != nil {
+		_, _ = s.progress.Update(phase, processed, total, "")
+	}
+}
+
+func (s *session) dropTemp(ctx context.Context) error {
+	for _, t := range tempTables {
+		if err := s.exec(ctx, "dropping "+t, "DROP TABLE IF EXISTS pg_temp."+t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *session) createTemp(ctx context.Context) error {
+	return s.exec(ctx, "creating temporary tables", `
+		CREATE TEMP TABLE forecast_member (id int PRIMARY KEY, grp int NOT NULL, source "RepositoryCaseSource" NOT NULL);
+		CREATE TEMP TABLE forecast_group (grp int PRIMARY KEY, manual int, automated double precision);
+		CREATE TEMP TABLE forecast_run (id int PRIMARY KEY)`)
+}
+
+// allMembers finds the link groups of every non-deleted case by label
+// propagation over the symmetric edge list: each linked case starts with
+// its own id as label, then repeatedly takes the smallest label among its
+// neighbours (hooking) and the label of its label (pointer jumping) until
+// no label changes; every case of a component then carries the component's
+// smallest id. Cases without links are their own group.
+func (s *session) allMembers(ctx context.Context, st *Stats) error {
+	s.report(PhaseGroups, 0, 0)
+	if err := s.exec(ctx, "links", `
+		CREATE TEMP TABLE forecast_edge AS
+		SELECT l."caseAId" AS a, l."caseBId" AS b
+		FROM "RepositoryCaseLink" l
+		JOIN "RepositoryCases" ca ON ca.id = l."caseAId" AND NOT ca."isDeleted"
+		JOIN "RepositoryCases" cb ON cb.id = l."caseBId" AND NOT cb."isDeleted"
+		WHERE l.type = 'SAME_TEST_DIFFERENT_SOURCE' AND NOT l."isDeleted" AND l."caseAId" <> l."caseBId";
+		INSERT INTO forecast_edge (a, b) SELECT b, a FROM forecast_edge;
+		CREATE INDEX ON forecast_edge (a);
+		CREATE TEMP TABLE forecast_label (id int PRIMARY KEY, grp int NOT NULL);
+		INSERT INTO forecast_label (id, grp) SELECT a, min(least(a, b)) FROM forecast_edge GROUP BY a;
+		ANALYZE forecast_edge;
+		ANALYZE forecast_label`); err != nil {
+		return err
+	}
+	for {
+		if st.LabelRounds >= maxLabelRounds {
+			return fmt.Errorf("forecast: link groups did not converge after %d rounds", maxLabelRounds)
+		}
+		st.LabelRounds++
+		tag, err := s.conn.Exec(ctx, `
+			UPDATE forecast_label l SET grp = n.grp
+			FROM (SELECT e.a AS id, min(o.grp) AS grp
+			      FROM forecast_edge e JOIN forecast_label o ON o.id = e.b
+			      GROUP BY e.a) n
+			WHERE l.id = n.id AND n.grp < l.grp`)
+		if err != nil {
+			return fmt.Errorf("forecast: label propagation: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			break
+		}
+		if err := s.exec(ctx, "label jumping", `
+			UPDATE forecast_label l SET grp = p.grp
+			FROM forecast_label p WHERE p.id = l.grp AND p.grp < l.grp`); err != nil {
+			return err
+		}
+	}
+	groups, err := s.count(ctx, `SELECT count(DISTINCT grp) FROM forecast_label`)
+	if err != nil {
+		return err
+	}
+	st.Groups = groups
+	return s.exec(ctx, "cases", `
+		INSERT INTO forecast_member (id, grp, source)
+		SELECT c.id, coalesce(l.grp, c.id), c.source
+		FROM "RepositoryCases" c LEFT JOIN forecast_label l ON l.id = c.id
+		WHERE NOT c."isDeleted";
+		ANALYZE forecast_member`)
+}
+
+// groupForecasts fills forecast_group with each group's means: all samples
+// of the group pooled, as the original pools them (a mean of samples, not of
+// per-case means). The manual mean is rounded half up to whole seconds
+// (Math.round), the automated one to 3 decimals (toFixed(3)).
+func (s *session) groupForecasts(ctx context.Context) error {
+	s.report(PhaseSamples, 0, 0)
+	return s.exec(ctx, "group forecasts", `
+		ANALYZE forecast_member;
+		INSERT INTO forecast_group (grp, manual, automated)
+		WITH manual AS (
+			SELECT m.grp, sum(r.elapsed)::numeric AS total, count(*) AS n
+			FROM forecast_member m
+			JOIN "TestRunCases" trc ON trc."repositoryCaseId" = m.id
+			JOIN "TestRunResults" r ON r."testRunCaseId" = trc.id
+			WHERE m.source = 'MANUAL' AND NOT r."isDeleted" AND r.elapsed > 0
+			GROUP BY m.grp
+		), automated AS (
+			SELECT m.grp, sum(j.time) AS total, count(*) AS n
+			FROM forecast_member m
+			JOIN "JUnitTestResult" j ON j."repositoryCaseId" = m.id
+			WHERE m.source IN `+automatedSources+` AND j.time > 0
+			GROUP BY m.grp
+		)
+		SELECT grp,
+		       round(manual.total / manual.n)::int,
+		       round((automated.total / automated.n)::numeric, 3)::double precision
+		FROM manual FULL JOIN automated USING (grp);
+		ANALYZE forecast_group`)
+}
+
+// updateCasesSQL writes the group forecast to the cases of one id range,
+// only where a value changed. Cases of groups without samples get NULLs.
+const updateCasesSQL = `
+	UPDATE "RepositoryCases" c
+	SET "forecastManual" = g.manual, "forecastAutomated" = g.automated
+	FROM forecast_member m LEFT JOIN forecast_group g ON g.grp = m.grp
+	WHERE c.id = m.id AND m.id > $1 AND m.id <= $2
+	  AND (c."forecastManual" IS DISTINCT FROM g.manual OR c."forecastAutomated" IS DISTINCT FROM g.automated)`
+
+// updateRunsSQL writes the run forecasts of one id range: the sums of the
+// forecasts of the run's pending cases (no status, or the untested system
+// status compared case-insensitively; deleted cases left out), NULL when
+// nothing is pending or every value is NULL, the automated sum rounded to 3
+// decimals. Only changed rows are written.
+const updateRunsSQL = `
+	UPDATE "TestRuns" r
+	SET "forecastManual" = n.manual, "forecastAutomated" = n.automated
+	FROM (
+		SELECT fr.id,
+		       sum(c."forecastManual")::int AS manual,
+		       round(sum(c."forecastAutomated")::numeric, 3)::double precision AS automated
+		FROM forecast_run fr
+		LEFT JOIN "TestRunCases" trc ON trc."testRunId" = fr.id
+		     AND (trc."statusId" IS NULL
+		          OR trc."statusId" IN (SELECT id FROM "Status" WHERE lower("systemName") = 'untested'))
+		LEFT JOIN "RepositoryCases" c ON c.id = trc."repositoryCaseId" AND NOT c."isDeleted"
+		WHERE fr.id > $1 AND fr.id <= $2
+		GROUP BY fr.id
+	) n
+	WHERE r.id = n.id
+	  AND (r."forecastManual" IS DISTINCT FROM n.manual OR r."forecastAutomated" IS DISTINCT FROM n.automated)`
+
+// writeBatches runs update over table's ids in keyset batches of s.batch
+// ids, each statement its own transaction, publishing progress after each.
+// It returns the number of ids and of rows changed.
+func (s *session) writeBatches(ctx context.Context, phase, table, update string) (total, changed int64, err error) {
+	total, err = s.count(ctx, "SELECT count(*) FROM "+table)
+	if err != nil {
+		return 0, 0, err
+	}
+	s.report(phase, 0, total)
+	var done int64
+	last := 0
+	for {
+		var hi *int
+		var n int64
+		err := s.conn.QueryRow(ctx, `SELECT max(id), count(*) FROM (SELECT id FROM `+table+
+			` WHERE id > $1 ORDER BY id LIMIT $2) b`, last, s.batch).Scan(&hi, &n)
+		if err != nil {
+			return total, changed, fmt.Errorf("forecast: next %s batch after id %d: %w", phase, last, err)
+		}
+		if hi == nil {
+			break
+		}
+		tag, err := s.conn.Exec(ctx, update, last, *hi)
+		if err != nil {
+			return total, changed, fmt.Errorf("forecast: writing %s with ids %d..%d: %w", phase, last+1, *hi, err)
+		}
+		changed += tag.RowsAffected()
+		done += n
+		last = *hi
+		s.report(phase, done, total)
+	}
+	return total, changed, nil
+}
