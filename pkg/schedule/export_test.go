@@ -1,0 +1,5 @@
+package schedule
+
+import "github.com/hibiken/asynq"
+
+const asynqTaskIDOpt = asynq.TaskIDOpt
