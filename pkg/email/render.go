@@ -87,10 +87,10 @@ type item struct {
 
 type view struct {
 	Subject, Lang, AppURL, PreferencesURL, ViewAllURL, Greeting string
-	Year                                                         int
-	T                                                            texts
-	Item                                                         *item
-	Items                                                        []item
+	Year                                                        int
+	T                                                           texts
+	Item                                                        *item
+	Items                                                       []item
 }
 
 func (r *Renderer) newView(rc Recipient, subject string, now time.Time, digest bool) view {

@@ -78,9 +78,9 @@ func TestCreateNotificationModes(t *testing.T) {
 		{user{id: "inapp", mode: "IN_APP", active: true}, 1, 0},
 		{user{id: "immediate", mode: "IN_APP_EMAIL_IMMEDIATE", active: true}, 1, 1},
 		{user{id: "daily", mode: "IN_APP_EMAIL_DAILY", active: true}, 1, 0},
-		{user{id: "global", mode: "USE_GLOBAL", active: true}, 1, 1},    // global default: immediate
-		{user{id: "noprefs", mode: "", active: true}, 1, 1},             // no preferences row: USE_GLOBAL
-		{user{id: "inactive", mode: "IN_APP_EMAIL_IMMEDIATE"}, 0, 0},    // isActive false
+		{user{id: "global", mode: "USE_GLOBAL", active: true}, 1, 1}, // global default: immediate
+		{user{id: "noprefs", mode: "", active: true}, 1, 1},          // no preferences row: USE_GLOBAL
+		{user{id: "inactive", mode: "IN_APP_EMAIL_IMMEDIATE"}, 0, 0}, // isActive false
 		{user{id: "deleted", mode: "IN_APP", active: true, deleted: true}, 0, 0},
 	}
 	for _, u := range users {
