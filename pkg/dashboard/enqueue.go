@@ -1,0 +1,209 @@
+package dashboard
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/testplanit/tpi-workers/pkg/task"
+)
+
+// EnqueueRequest is the body of POST /api/v1/tasks.
+type EnqueueRequest struct {
+	// Type is "<queue>:<job>", e.g. "notifications:create-notification".
+	Type string `json:"type"`
+	// Payload is the job data, the JSON the original passed to queue.add.
+	Payload json.RawMessage `json:"payload"`
+	// Options override the type's defaults.
+	Options EnqueueOptions `json:"options"`
+}
+
+// EnqueueOptions are the options a producer may set. BullMQ's jobId and
+// delay keep their names so that a call to queue.add maps one to one.
+type EnqueueOptions struct {
+	// TaskID makes the call idempotent: a second call with the same ID
+	// enqueues nothing and answers 200 with "duplicate": true. JobID is
+	// BullMQ's name for it.
+	TaskID string `json:"taskId,omitempty"`
+	JobID  string `json:"jobId,omitempty"`
+	// Delay in milliseconds, as BullMQ's.
+	Delay *int64 `json:"delay,omitempty"`
+	// ProcessAt is an RFC 3339 time; not with Delay.
+	ProcessAt *time.Time `json:"processAt,omitempty"`
+	// MaxRetry is the number of retries after the first attempt (0..25).
+	MaxRetry *int `json:"maxRetry,omitempty"`
+	// Timeout bounds one attempt, a Go duration ("90s", "2h"), 1s..24h.
+	Timeout string `json:"timeout,omitempty"`
+	// Retention keeps the completed task (and its ID taken), 0..90 days.
+	Retention string `json:"retention,omitempty"`
+}
+
+// EnqueueResponse is the body of a successful answer.
+type EnqueueResponse struct {
+	ID        string    `json:"id,omitempty"`
+	Type      string    `json:"type"`
+	Queue     string    `json:"queue"`
+	State     string    `json:"state,omitempty"`
+	ProcessAt time.Time `json:"processAt,omitzero"`
+	// Duplicate is true when a task with this ID already existed.
+	Duplicate bool `json:"duplicate,omitempty"`
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+const maxTaskIDLen = 200
+
+func (s *Server) enqueue(w http.ResponseWriter, r *http.Request) {
+	code, body := s.enqueueStatus(w, r)
+	s.apiRequests.WithLabelValues(fmt.Sprint(code)).Inc()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func (s *Server) enqueueStatus(w http.ResponseWriter, r *http.Request) (int, any) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return http.StatusMethodNotAllowed, errorBody{"method not allowed: use POST"}
+	}
+	role, ok := s.authorize(r, RoleProducer)
+	if !ok {
+		s.authFailed.WithLabelValues("enqueue").Inc()
+		s.log.Warn("request refused", "area", "enqueue", "remote", r.RemoteAddr, "role", role.String())
+		if role != RoleNone {
+			return http.StatusForbidden, errorBody{"forbidden: the enqueue API takes the producer token (DASHBOARD_PRODUCER_TOKEN_HASH)"}
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="TestPlanIt enqueue API"`)
+		if s.cfg.Credentials.ProducerTokenHash == "" {
+			return http.StatusUnauthorized, errorBody{"unauthorized: the enqueue API is disabled: DASHBOARD_PRODUCER_TOKEN_HASH is not set"}
+		}
+		return http.StatusUnauthorized, errorBody{"unauthorized: missing or wrong bearer token"}
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return http.StatusUnsupportedMediaType, errorBody{"Content-Type must be application/json"}
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge, errorBody{fmt.Sprintf("body larger than %d bytes", s.cfg.MaxBodyBytes)}
+	case err != nil:
+		return http.StatusBadRequest, errorBody{"reading body: " + err.Error()}
+	}
+	req, opts, err := parseEnqueue(raw)
+	if err != nil {
+		return http.StatusBadRequest, errorBody{err.Error()}
+	}
+	t, err := task.New(req.Type, req.Payload, opts...)
+	if err != nil {
+		return http.StatusBadRequest, errorBody{err.Error()}
+	}
+	queue, _ := task.QueueOf(req.Type)
+	info, err := s.client.EnqueueContext(r.Context(), t)
+	switch {
+	case errors.Is(err, asynq.ErrTaskIDConflict):
+		return http.StatusOK, EnqueueResponse{ID: req.Options.TaskID, Type: req.Type, Queue: queue, Duplicate: true}
+	case err != nil:
+		s.log.Error("enqueue failed", "type", req.Type, "err", err)
+		return http.StatusServiceUnavailable, errorBody{"cannot reach the queue store; retry later"}
+	}
+	s.log.Info("task enqueued", "type", info.Type, "queue", info.Queue, "task_id", info.ID, "role", role.String())
+	return http.StatusCreated, EnqueueResponse{ID: info.ID, Type: info.Type, Queue: info.Queue, State: info.State.String(), ProcessAt: info.NextProcessAt}
+}
+
+// parseEnqueue decodes and checks a request body, returning the asynq
+// options it asks for. Errors are the 400 message.
+func parseEnqueue(raw []byte) (EnqueueRequest, []asynq.Option, error) {
+	var req EnqueueRequest
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return req, nil, fmt.Errorf("body: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if dec.More() {
+		return req, nil, errors.New("body: one JSON object expected")
+	}
+	if req.Type == "" {
+		return req, nil, errors.New("type: required")
+	}
+	if _, ok := task.QueueOf(req.Type); !ok {
+		return req, nil, fmt.Errorf("type: %v %q (known: %s)", task.ErrUnknownType, req.Type, strings.Join(task.Types(), ", "))
+	}
+	if len(bytes.TrimSpace(req.Payload)) == 0 || string(bytes.TrimSpace(req.Payload)) == "null" {
+		req.Payload = json.RawMessage("{}")
+	}
+	o := &req.Options
+	var opts []asynq.Option
+	switch {
+	case o.TaskID != "" && o.JobID != "" && o.TaskID != o.JobID:
+		return req, nil, errors.New("options: taskId and jobId differ; give one")
+	case o.TaskID == "":
+		o.TaskID = o.JobID
+	}
+	if o.TaskID != "" {
+		if err := checkTaskID(o.TaskID); err != nil {
+			return req, nil, err
+		}
+		opts = append(opts, asynq.TaskID(o.TaskID))
+	}
+	if o.Delay != nil && o.ProcessAt != nil {
+		return req, nil, errors.New("options: give delay or processAt, not both")
+	}
+	if o.Delay != nil {
+		if *o.Delay < 0 || *o.Delay > 365*24*3600*1000 {
+			return req, nil, fmt.Errorf("options.delay: %d ms is out of range (0 to one year)", *o.Delay)
+		}
+		opts = append(opts, asynq.ProcessIn(time.Duration(*o.Delay)*time.Millisecond))
+	}
+	if o.ProcessAt != nil {
+		opts = append(opts, asynq.ProcessAt(*o.ProcessAt))
+	}
+	if o.MaxRetry != nil {
+		if *o.MaxRetry < 0 || *o.MaxRetry > 25 {
+			return req, nil, fmt.Errorf("options.maxRetry: %d is out of range (0 to 25)", *o.MaxRetry)
+		}
+		opts = append(opts, asynq.MaxRetry(*o.MaxRetry))
+	}
+	if o.Timeout != "" {
+		d, err := time.ParseDuration(o.Timeout)
+		if err != nil || d < time.Second || d > 24*time.Hour {
+			return req, nil, fmt.Errorf("options.timeout: %q is not a duration from 1s to 24h", o.Timeout)
+		}
+		opts = append(opts, asynq.Timeout(d))
+	}
+	if o.Retention != "" {
+		d, err := time.ParseDuration(o.Retention)
+		if err != nil || d < 0 || d > 90*24*time.Hour {
+			return req, nil, fmt.Errorf("options.retention: %q is not a duration from 0s to 2160h (90 days)", o.Retention)
+		}
+		opts = append(opts, asynq.Retention(d))
+	}
+	return req, opts, nil
+}
+
+func checkTaskID(id string) error {
+	if len(id) > maxTaskIDLen {
+		return fmt.Errorf("options.taskId: longer than %d bytes", maxTaskIDLen)
+	}
+	if strings.TrimSpace(id) == "" {
+		return errors.New("options.taskId: blank")
+	}
+	for _, r := range id {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			return errors.New("options.taskId: must not contain spaces or control characters")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,182 @@
+package dashboard
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynq/x/metrics"
+	"github.com/hibiken/asynqmon"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Server is the dashboard process's HTTP handler and what it holds open.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	auth    *authenticator
+	rw, ro  *asynqmon.HTTPHandler
+	client  *asynq.Client
+	insp    *asynq.Inspector
+	reg     *prometheus.Registry
+	handler http.Handler
+
+	apiRequests *prometheus.CounterVec
+	authFailed  *prometheus.CounterVec
+}
+
+// New validates cfg and builds the server. Close it when done.
+func New(cfg Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	cfg.RootPath = strings.TrimSuffix(cfg.RootPath, "/")
+	s := &Server{
+		cfg:    cfg,
+		log:    log,
+		auth:   newAuthenticator(cfg.Credentials, cfg.InsecureOpen),
+		client: asynq.NewClient(cfg.Redis),
+		insp:   asynq.NewInspector(cfg.Redis),
+		reg:    prometheus.NewRegistry(),
+	}
+	formatter := asynqmon.PayloadFormatterFunc(func(_ string, payload []byte) string { return string(payload) })
+	results := asynqmon.ResultFormatterFunc(func(_ string, result []byte) string { return string(result) })
+	s.rw = asynqmon.New(asynqmon.Options{RootPath: cfg.RootPath, RedisConnOpt: cfg.Redis, ReadOnly: cfg.ReadOnly,
+		PayloadFormatter: formatter, ResultFormatter: results})
+	s.ro = asynqmon.New(asynqmon.Options{RootPath: cfg.RootPath, RedisConnOpt: cfg.Redis, ReadOnly: true,
+		PayloadFormatter: formatter, ResultFormatter: results})
+
+	s.apiRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tpi_enqueue_api_requests_total",
+		Help: "POST /api/v1/tasks requests by HTTP status code.",
+	}, []string{"code"})
+	s.authFailed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tpi_dashboard_auth_failures_total",
+		Help: "Requests refused for missing or wrong credentials, by area.",
+	}, []string{"area"})
+	// asynq's queue metrics (size, latency, processed and failed totals),
+	// registered once, on this server's own registry.
+	s.reg.MustRegister(
+		metrics.NewQueueMetricsCollector(s.insp),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		s.apiRequests, s.authFailed,
+	)
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler serves /healthz, /metrics, /api/v1/tasks and the dashboard.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close releases the Valkey connections.
+func (s *Server) Close() error {
+	s.rw.Close()
+	s.ro.Close()
+	s.insp.Close()
+	return s.client.Close()
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.Handle("GET /metrics", s.require("metrics", RoleViewer, RoleAdmin)(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg})))
+	mux.Handle("/api/v1/tasks", http.HandlerFunc(s.enqueue))
+	mux.Handle("GET /{$}", http.RedirectHandler(s.cfg.RootPath+"/", http.StatusFound))
+	// Browsers send credentials with cross-site requests too: refuse unsafe
+	// cross-origin requests (CSRF) on the dashboard.
+	csrf := http.NewCrossOriginProtection()
+	dash := csrf.Handler(s.require("dashboard", RoleViewer, RoleAdmin)(http.HandlerFunc(s.dashboard)))
+	mux.Handle(s.cfg.RootPath, dash)
+	mux.Handle(s.cfg.RootPath+"/", dash)
+	return mux
+}
+
+// dashboard routes admins to the full asynqmon and viewers (or everyone in
+// read-only mode) to the read-only one, refusing writes before asynqmon sees
+// them.
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
+	role := roleFrom(r)
+	if role == RoleAdmin && !s.cfg.ReadOnly {
+		s.rw.ServeHTTP(w, r)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		why := "your credential is read-only"
+		if s.cfg.ReadOnly {
+			why = "the dashboard runs read-only (DASHBOARD_READ_ONLY)"
+		}
+		http.Error(w, "forbidden: "+why, http.StatusForbidden)
+		return
+	}
+	s.ro.ServeHTTP(w, r)
+}
+
+type roleKey struct{}
+
+func contextWithRole(r *http.Request, role Role) context.Context {
+	return context.WithValue(r.Context(), roleKey{}, role)
+}
+
+func roleFrom(r *http.Request) Role {
+	role, _ := r.Context().Value(roleKey{}).(Role)
+	return role
+}
+
+// require lets through requests whose credentials grant one of roles; in
+// open mode everyone is admin and producer.
+func (s *Server) require(area string, roles ...Role) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			role, ok := s.authorize(r, roles...)
+			if !ok {
+				s.refuse(w, r, area, role)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(contextWithRole(r, role)))
+		})
+	}
+}
+
+func (s *Server) authorize(r *http.Request, roles ...Role) (Role, bool) {
+	if s.auth.open {
+		for _, want := range roles {
+			if want == RoleProducer {
+				return RoleProducer, true
+			}
+		}
+		return RoleAdmin, true
+	}
+	role := s.auth.role(r)
+	for _, want := range roles {
+		if role == want {
+			return role, true
+		}
+	}
+	return role, false
+}
+
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, area string, role Role) {
+	s.authFailed.WithLabelValues(area).Inc()
+	s.log.Warn("request refused", "area", area, "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "role", role.String())
+	if role != RoleNone {
+		http.Error(w, "forbidden: this credential may not use "+area, http.StatusForbidden)
+		return
+	}
+	if area == "enqueue" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="TestPlanIt enqueue API"`)
+	} else {
+		w.Header().Set("WWW-Authenticate", `Basic realm="TestPlanIt Job Queues", charset="UTF-8"`)
+	}
+	http.Error(w, "unauthorized: missing or wrong credentials", http.StatusUnauthorized)
+}
