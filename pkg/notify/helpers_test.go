@@ -83,11 +83,12 @@ func (c *fixedClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 func startServer(t testing.TB, opt asynq.RedisClientOpt, mux *asynq.ServeMux) {
 	t.Helper()
 	srv := asynq.NewServer(opt, asynq.Config{
-		Concurrency:       2,
-		Queues:            map[string]int{task.QueueNotifications: 1},
-		RetryDelayFunc:    func(int, error, *asynq.Task) time.Duration { return 20 * time.Millisecond },
-		TaskCheckInterval: 10 * time.Millisecond,
-		LogLevel:          asynq.FatalLevel,
+		Concurrency:              2,
+		Queues:                   map[string]int{task.QueueNotifications: 1},
+		RetryDelayFunc:           func(int, error, *asynq.Task) time.Duration { return 20 * time.Millisecond },
+		TaskCheckInterval:        10 * time.Millisecond,
+		DelayedTaskCheckInterval: 50 * time.Millisecond,
+		LogLevel:                 asynq.FatalLevel,
 	})
 	if err := srv.Start(mux); err != nil {
 		t.Fatal(err)
