@@ -50,3 +50,56 @@ seed: build ## load demo data into DATABASE_URL
 .PHONY: clean
 clean: ## remove build output
 	rm -rf $(BIN)
+
+# ---- Running the fleet (README "Running the fleet") ------------------------
+# The fleet is every binary under cmd/ except the operator CLI; run modes,
+# supervisor programs and the footprint bench are all built from this list.
+FLEET := $(filter-out tpictl,$(CMDS))
+export TPI_ROOT     := $(CURDIR)
+export TPI_BIN      ?= $(abspath $(BIN))
+export TPI_RUN_DIR  ?= $(CURDIR)/var/run
+export TPI_LOG_DIR  ?= $(CURDIR)/var/log
+export TPI_ENV_FILE ?= $(wildcard $(CURDIR)/.env)
+SUPERVISOR_CONF := deploy/supervisor/supervisord.conf
+SUPERVISORCTL   := supervisorctl -c $(SUPERVISOR_CONF)
+# W=<binary> narrows stop, restart, status and logs to one program.
+W ?=
+
+.PHONY: run
+run: build ## the whole fleet in the foreground, prefixed log lines; Ctrl-C drains every process
+	@echo "fleet ($(words $(FLEET))): $(FLEET)"
+	@LOG_FORMAT=$${LOG_FORMAT:-text} $(MAKE) --no-print-directory -j$(words $(FLEET)) $(addprefix fg-,$(FLEET))
+
+# One foreground process with its name before every line; sed ignores Ctrl-C
+# so that the drain's last lines still get through.
+fg-%:
+	@deploy/tpi-exec $* 2>&1 | (trap '' INT TERM; exec sed -u "s/^/$$(printf '%-20s' '$*')| /")
+
+run-%: build ## one binary in the foreground, e.g. make run-email-worker, make run-scheduler
+	deploy/tpi-exec $*
+
+.PHONY: start stop restart status logs delete
+start: build ## start the fleet under supervisord (daemon), or add new binaries to the running one
+	@mkdir -p $(TPI_RUN_DIR) $(TPI_LOG_DIR)
+	@deploy/supervisor/programs.sh $(FLEET) > $(TPI_RUN_DIR)/programs.conf
+	@if [ -S $(TPI_RUN_DIR)/supervisor.sock ] && $(SUPERVISORCTL) pid >/dev/null 2>&1; then \
+		$(SUPERVISORCTL) update && $(SUPERVISORCTL) start all; \
+	else supervisord -c $(SUPERVISOR_CONF); fi
+	@$(SUPERVISORCTL) status; true
+
+stop: ## stop the fleet's processes (supervisord stays; make start resumes them); W=<binary> for one
+	$(SUPERVISORCTL) stop $(or $(W),all)
+
+restart: ## restart the fleet's processes (re-reads .env); W=<binary> for one
+	$(SUPERVISORCTL) restart $(or $(W),all)
+
+status: ## state, PID and uptime of every process
+	$(SUPERVISORCTL) status $(W)
+
+logs: ## follow the logs of every process, or of one with W=<binary>
+	@if [ -n "$(W)" ]; then tail -n 50 -F $(TPI_LOG_DIR)/$(W).log; \
+	else tail -n 20 -F $(TPI_LOG_DIR)/*.log; fi
+
+delete: ## stop every process and supervisord itself, and forget the generated programs
+	-$(SUPERVISORCTL) shutdown
+	rm -f $(TPI_RUN_DIR)/programs.conf

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# programs.sh NAME...: print one supervisord [program:NAME] section per fleet
+# binary, from program.conf beside this script. The Makefile passes the
+# binaries built from cmd/* (all but the tpictl CLI).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+if [ $# -eq 0 ]; then
+  echo "usage: programs.sh NAME..." >&2
+  exit 2
+fi
+for name in "$@"; do
+  case $name in
+    *[!a-z0-9-]*|"") echo "programs.sh: bad program name '$name'" >&2; exit 2 ;;
+  esac
+  sed "s/@NAME@/$name/g" "$here/program.conf"
+  echo
+done
