@@ -370,4 +370,3 @@ func (p *proxy) cut() {
 	}
 	clear(p.conns)
 }
-
