@@ -4,7 +4,7 @@ GO    ?= go
 BIN   ?= bin
 PKGS  ?= ./...
 # Binaries under cmd/; each is built into $(BIN)/.
-CMDS  := $(notdir $(wildcard cmd/*))
+CMDS  := $(notdir $(patsubst %/main.go,%,$(wildcard cmd/*/main.go)))
 
 export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/testplanit?sslmode=disable
 export VALKEY_URL   ?= redis://127.0.0.1:6379/0
@@ -103,3 +103,28 @@ logs: ## follow the logs of every process, or of one with W=<binary>
 delete: ## stop every process and supervisord itself, and forget the generated programs
 	-$(SUPERVISORCTL) shutdown
 	rm -f $(TPI_RUN_DIR)/programs.conf
+
+PREFIX      ?= /usr/local
+SYSTEMD_DIR ?= /etc/systemd/system
+ENV_DIR     ?= /etc/tpi-workers
+# SYSTEMD_ENABLE=no installs the files without touching systemd (a staging
+# tree, a test); DESTDIR also implies it.
+SYSTEMD_ENABLE ?= yes
+
+.PHONY: install-systemd
+install-systemd: build ## (root) install binaries + tpi-worker@.service; enable one instance per binary (reboot-proof)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/tpi-workers $(DESTDIR)$(PREFIX)/share/doc/tpi-workers \
+		$(DESTDIR)$(SYSTEMD_DIR) $(DESTDIR)$(ENV_DIR)
+	install -m 0755 $(addprefix $(BIN)/,$(CMDS)) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 deploy/tpi-exec $(DESTDIR)$(PREFIX)/lib/tpi-workers/tpi-exec
+	install -m 0644 README.md .env.example $(DESTDIR)$(PREFIX)/share/doc/tpi-workers/
+	for u in 'tpi-worker@.service' tpi-workers.target; do \
+		sed 's|/usr/local|$(PREFIX)|g; s|/etc/tpi-workers|$(ENV_DIR)|g' "deploy/systemd/$$u" > "$(DESTDIR)$(SYSTEMD_DIR)/$$u"; done
+	[ -f $(DESTDIR)$(ENV_DIR)/env ] || install -m 0640 .env.example $(DESTDIR)$(ENV_DIR)/env
+	@if [ -z "$(DESTDIR)" ] && [ "$(SYSTEMD_ENABLE)" = yes ]; then \
+		id -u tpi-workers >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin tpi-workers; \
+		chgrp tpi-workers $(ENV_DIR)/env; \
+		systemctl daemon-reload; \
+		systemctl enable tpi-workers.target $(foreach f,$(FLEET),tpi-worker@$(f).service); \
+		echo "Edit $(ENV_DIR)/env, then: systemctl start tpi-workers.target"; \
+	fi

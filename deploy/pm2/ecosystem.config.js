@@ -1,0 +1,65 @@
+// PM2 ecosystem for operators coming from the original TestPlanIt workers:
+// the same pm2 habits (start, stop, restart, status, logs, delete, save,
+// startup, monit) now run the Go binaries.
+//
+//   make build
+//   pm2 start deploy/pm2/ecosystem.config.js
+//   pm2 status | pm2 logs [email-worker] | pm2 restart all | pm2 delete all
+//   pm2 save && pm2 startup            # persistence across reboots
+//
+// One app per binary found in TPI_BIN (default bin/, what `make build` made
+// from cmd/*), except the tpictl CLI. Each app runs deploy/tpi-exec, which
+// reads TPI_ENV_FILE (default .env at the repository root) at every start and
+// then execs the binary: PM2 watches the Go process itself.
+const fs = require('fs');
+const path = require('path');
+
+const root = path.resolve(__dirname, '..', '..');
+const bin = process.env.TPI_BIN || path.join(root, 'bin');
+const envFile = process.env.TPI_ENV_FILE || path.join(root, '.env');
+
+// Memory: the worker's own guard drains and exits at MAX_MEMORY_RESTART
+// (1G by default; <NAME>_MAX_MEMORY_RESTART per binary), and PM2 restarts it.
+// PM2's max_memory_restart (polled every 30 s, then a plain restart) stays
+// above it as a backstop.
+const pm2MemoryBackstop = process.env.PM2_MAX_MEMORY_RESTART || '1280M';
+
+let names = [];
+try {
+  names = fs
+    .readdirSync(bin)
+    .filter((n) => n !== 'tpictl' && !n.startsWith('.'))
+    .filter((n) => fs.statSync(path.join(bin, n)).isFile())
+    .sort();
+} catch (err) {
+  throw new Error(`no binaries in ${bin}: run \`make build\` first (${err.message})`);
+}
+if (names.length === 0) {
+  throw new Error(`no binaries in ${bin}: run \`make build\` first`);
+}
+
+module.exports = {
+  apps: names.map((name) => ({
+    name,
+    script: path.join(root, 'deploy', 'tpi-exec'),
+    args: [name],
+    interpreter: 'none',
+    cwd: root,
+    exec_mode: 'fork',
+    instances: 1,
+    autorestart: true,
+    // Drain: SIGINT/SIGTERM lets in-flight tasks finish within
+    // SHUTDOWN_TIMEOUT (25 s); PM2 waits longer before SIGKILL.
+    kill_timeout: 40000,
+    min_uptime: 2000,
+    max_restarts: 1000,
+    restart_delay: 1000,
+    max_memory_restart: pm2MemoryBackstop,
+    merge_logs: true,
+    time: true,
+    env: {
+      TPI_BIN: bin,
+      TPI_ENV_FILE: envFile,
+    },
+  })),
+};
