@@ -37,6 +37,9 @@ func commands() map[string]command {
 		"queues":  {"", "task counts per state for every queue", cmdQueues},
 		"pause":   {"<queue>", "stop workers from taking tasks off a queue", cmdPause},
 		"resume":  {"<queue>", "let workers take tasks off a paused queue again", cmdResume},
+
+		"forecast":          {"[--case ID] [--inline]", "enqueue the nightly forecast job (or one case's); --inline computes it here", cmdForecast},
+		"gen-forecast-data": {"[--cases N] [--links N] [--results N] [--runs N] [--seed N]", "seed DATABASE_URL and add a generated forecast data set (default: the benchmark's)", cmdGenForecastData},
 	}
 }
 

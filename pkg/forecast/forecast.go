@@ -66,17 +66,21 @@ type Stats struct {
 // (testplanit/utils/testResultTypes.ts); API counts as neither kind.
 const automatedSources = `('JUNIT','TESTNG','XUNIT','NUNIT','MSTEST','MOCHA','CUCUMBER')`
 
+// workMem is the session's work_mem during a computation, so that the
+// aggregates of a large data set stay in memory; reset afterwards.
+const workMem = "64MB"
+
 // Temporary tables of one computation, on one session.
 var tempTables = []string{"forecast_edge", "forecast_label", "forecast_member", "forecast_group", "forecast_run"}
 
 // All recomputes every non-deleted case's forecast, by link group, then the
 // forecast of every open (not completed, not deleted) run: the nightly job.
 func (f *Forecaster) All(ctx context.Context) (Stats, error) {
-	return f.compute(ctx, func(ctx context.Context, s *session, st *Stats) error {
+	return f.compute(ctx, func(ctx context.Context, s *session, st *Stats) (bool, error) {
 		if err := s.allMembers(ctx, st); err != nil {
-			return err
+			return false, err
 		}
-		return s.exec(ctx, "open runs", `INSERT INTO forecast_run (id)
+		return true, s.exec(ctx, "open runs", `INSERT INTO forecast_run (id)
 			SELECT id FROM "TestRuns" WHERE NOT "isCompleted" AND NOT "isDeleted"`)
 	})
 }
@@ -86,19 +90,19 @@ func (f *Forecaster) All(ctx context.Context) (Stats, error) {
 // the original does). A case that does not exist gives an error wrapping
 // [ErrCaseNotFound]; a deleted case is a no-op.
 func (f *Forecaster) Case(ctx context.Context, caseID int) (Stats, error) {
-	return f.compute(ctx, func(ctx context.Context, s *session, st *Stats) error {
+	return f.compute(ctx, func(ctx context.Context, s *session, st *Stats) (bool, error) {
 		var deleted bool
 		err := s.conn.QueryRow(ctx, `SELECT "isDeleted" FROM "RepositoryCases" WHERE id = $1`, caseID).Scan(&deleted)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("%w: id %d", ErrCaseNotFound, caseID)
+			return false, fmt.Errorf("%w: id %d", ErrCaseNotFound, caseID)
 		}
 		if err != nil {
-			return fmt.Errorf("forecast: reading case %d: %w", caseID, err)
+			return false, fmt.Errorf("forecast: reading case %d: %w", caseID, err)
 		}
 		if deleted {
-			return nil
+			return false, nil
 		}
-		if err := s.exec(ctx, "case group", `INSERT INTO forecast_member (id, grp, source)
+		if err := s.exec(ctx, "case group", `CREATE TEMP TABLE forecast_member AS
 			WITH RECURSIVE comp(id) AS (
 				SELECT $1::int
 				UNION
@@ -108,15 +112,20 @@ func (f *Forecaster) Case(ctx context.Context, caseID int) (Stats, error) {
 				JOIN "RepositoryCases" o ON o.id = CASE WHEN l."caseAId" = comp.id THEN l."caseBId" ELSE l."caseAId" END
 				WHERE l.type = 'SAME_TEST_DIFFERENT_SOURCE' AND NOT l."isDeleted" AND NOT o."isDeleted"
 			)
-			SELECT c.id, $1, c.source FROM comp JOIN "RepositoryCases" c ON c.id = comp.id`, caseID); err != nil {
-			return err
+			SELECT c.id, $1::int AS grp, c.source FROM comp JOIN "RepositoryCases" c ON c.id = comp.id`, caseID); err != nil {
+			return false, err
 		}
+		if err := s.indexMembers(ctx); err != nil {
+			return false, err
+		}
+		s.sampleFilter = `AND trc."repositoryCaseId" IN (SELECT id FROM forecast_member)`
+		s.junitFilter = `AND j."repositoryCaseId" IN (SELECT id FROM forecast_member)`
 		if n, err := s.count(ctx, `SELECT count(*) FROM forecast_member`); err != nil {
-			return err
+			return false, err
 		} else if n > 1 {
 			st.Groups = 1
 		}
-		return s.exec(ctx, "runs of the group", `INSERT INTO forecast_run (id)
+		return true, s.exec(ctx, "runs of the group", `INSERT INTO forecast_run (id)
 			SELECT DISTINCT trc."testRunId"
 			FROM "TestRunCases" trc
 			JOIN forecast_member m ON m.id = trc."repositoryCaseId"
@@ -126,9 +135,9 @@ func (f *Forecaster) Case(ctx context.Context, caseID int) (Stats, error) {
 }
 
 // compute runs the shared algorithm: scope fills forecast_member (id, grp,
-// source) and forecast_run (id); then group forecasts, case writes and run
+// source) and forecast_run (id), or reports that there is nothing to do; then group forecasts, case writes and run
 // writes are the same for the nightly job and a single case.
-func (f *Forecaster) compute(ctx context.Context, scope func(context.Context, *session, *Stats) error) (st Stats, err error) {
+func (f *Forecaster) compute(ctx context.Context, scope func(context.Context, *session, *Stats) (bool, error)) (st Stats, err error) {
 	if f.DB == nil {
 		return st, errors.New("forecast: Forecaster.DB is nil")
 	}
@@ -155,7 +164,7 @@ func (f *Forecaster) compute(ctx context.Context, scope func(context.Context, *s
 	if err := s.createTemp(ctx); err != nil {
 		return st, err
 	}
-	if err := scope(ctx, s, &st); err != nil {
+	if ok, err := scope(ctx, s, &st); err != nil || !ok {
 		return st, err
 	}
 	if err := s.groupForecasts(ctx); err != nil {
@@ -180,6 +189,9 @@ type session struct {
 	conn     *pgx.Conn
 	batch    int
 	progress *worker.Progress
+	// sampleFilter and junitFilter restrict the sample scans to the
+	// scope's cases; empty for the nightly job, which reads every sample.
+	sampleFilter, junitFilter string
 }
 
 func (s *session) exec(ctx context.Context, what, sql string, args ...any) error {
@@ -209,13 +221,12 @@ func (s *session) dropTemp(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return s.exec(ctx, "resetting work_mem", "RESET work_mem")
 }
 
 func (s *session) createTemp(ctx context.Context) error {
 	return s.exec(ctx, "creating temporary tables", `
-		CREATE TEMP TABLE forecast_member (id int PRIMARY KEY, grp int NOT NULL, source "RepositoryCaseSource" NOT NULL);
-		CREATE TEMP TABLE forecast_group (grp int PRIMARY KEY, manual int, automated double precision);
+		SET work_mem = '`+workMem+`';
 		CREATE TEMP TABLE forecast_run (id int PRIMARY KEY)`)
 }
 
@@ -270,41 +281,56 @@ func (s *session) allMembers(ctx context.Context, st *Stats) error {
 		return err
 	}
 	st.Groups = groups
-	return s.exec(ctx, "cases", `
-		INSERT INTO forecast_member (id, grp, source)
-		SELECT c.id, coalesce(l.grp, c.id), c.source
+	if err := s.exec(ctx, "cases", `
+		CREATE TEMP TABLE forecast_member AS
+		SELECT c.id, coalesce(l.grp, c.id) AS grp, c.source
 		FROM "RepositoryCases" c LEFT JOIN forecast_label l ON l.id = c.id
-		WHERE NOT c."isDeleted";
+		WHERE NOT c."isDeleted"`); err != nil {
+		return err
+	}
+	return s.indexMembers(ctx)
+}
+
+func (s *session) indexMembers(ctx context.Context) error {
+	return s.exec(ctx, "indexing cases", `
+		ALTER TABLE forecast_member ADD PRIMARY KEY (id);
 		ANALYZE forecast_member`)
 }
 
 // groupForecasts fills forecast_group with each group's means: all samples
 // of the group pooled, as the original pools them (a mean of samples, not of
-// per-case means). The manual mean is rounded half up to whole seconds
-// (Math.round), the automated one to 3 decimals (toFixed(3)).
+// per-case means). Samples are first summed per case (for the nightly job a
+// plain scan of the result tables that PostgreSQL runs in parallel), then per
+// group. The manual mean is rounded half up to whole seconds (Math.round),
+// the automated one to 3 decimals (toFixed(3)).
 func (s *session) groupForecasts(ctx context.Context) error {
 	s.report(PhaseSamples, 0, 0)
 	return s.exec(ctx, "group forecasts", `
-		ANALYZE forecast_member;
-		INSERT INTO forecast_group (grp, manual, automated)
+		CREATE TEMP TABLE forecast_group AS
 		WITH manual AS (
-			SELECT m.grp, sum(r.elapsed)::numeric AS total, count(*) AS n
-			FROM forecast_member m
-			JOIN "TestRunCases" trc ON trc."repositoryCaseId" = m.id
-			JOIN "TestRunResults" r ON r."testRunCaseId" = trc.id
-			WHERE m.source = 'MANUAL' AND NOT r."isDeleted" AND r.elapsed > 0
+			SELECT m.grp, sum(x.total)::numeric AS total, sum(x.n) AS n
+			FROM (SELECT trc."repositoryCaseId" AS id, sum(r.elapsed) AS total, count(*) AS n
+			      FROM "TestRunResults" r JOIN "TestRunCases" trc ON trc.id = r."testRunCaseId"
+			      WHERE NOT r."isDeleted" AND r.elapsed > 0 `+s.sampleFilter+`
+			      GROUP BY 1) x
+			JOIN forecast_member m ON m.id = x.id
+			WHERE m.source = 'MANUAL'
 			GROUP BY m.grp
 		), automated AS (
-			SELECT m.grp, sum(j.time) AS total, count(*) AS n
-			FROM forecast_member m
-			JOIN "JUnitTestResult" j ON j."repositoryCaseId" = m.id
-			WHERE m.source IN `+automatedSources+` AND j.time > 0
+			SELECT m.grp, sum(x.total) AS total, sum(x.n) AS n
+			FROM (SELECT j."repositoryCaseId" AS id, sum(j.time) AS total, count(*) AS n
+			      FROM "JUnitTestResult" j
+			      WHERE j.time > 0 `+s.junitFilter+`
+			      GROUP BY 1) x
+			JOIN forecast_member m ON m.id = x.id
+			WHERE m.source IN `+automatedSources+`
 			GROUP BY m.grp
 		)
 		SELECT grp,
-		       round(manual.total / manual.n)::int,
-		       round((automated.total / automated.n)::numeric, 3)::double precision
+		       round(manual.total / manual.n)::int AS manual,
+		       round((automated.total / automated.n)::numeric, 3)::double precision AS automated
 		FROM manual FULL JOIN automated USING (grp);
+		ALTER TABLE forecast_group ADD PRIMARY KEY (grp);
 		ANALYZE forecast_group`)
 }
 
@@ -314,7 +340,7 @@ const updateCasesSQL = `
 	UPDATE "RepositoryCases" c
 	SET "forecastManual" = g.manual, "forecastAutomated" = g.automated
 	FROM forecast_member m LEFT JOIN forecast_group g ON g.grp = m.grp
-	WHERE c.id = m.id AND m.id > $1 AND m.id <= $2
+	WHERE c.id = m.id AND m.id > $1 AND m.id <= $2 AND c.id > $1 AND c.id <= $2
 	  AND (c."forecastManual" IS DISTINCT FROM g.manual OR c."forecastAutomated" IS DISTINCT FROM g.automated)`
 
 // updateRunsSQL writes the run forecasts of one id range: the sums of the
@@ -337,7 +363,7 @@ const updateRunsSQL = `
 		WHERE fr.id > $1 AND fr.id <= $2
 		GROUP BY fr.id
 	) n
-	WHERE r.id = n.id
+	WHERE r.id = n.id AND r.id > $1 AND r.id <= $2
 	  AND (r."forecastManual" IS DISTINCT FROM n.manual OR r."forecastAutomated" IS DISTINCT FROM n.automated)`
 
 // writeBatches runs update over table's ids in keyset batches of s.batch

@@ -1,0 +1,49 @@
+// Command forecast-worker consumes the forecast-updates queue: case and run
+// forecasts, milestone auto-completion and milestone due reminders (see
+// pkg/forecast and the README's "Forecasts" section).
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+	_ "time/tzdata" // SCHEDULER_TZ works in images without a zone database
+
+	"github.com/hibiken/asynq"
+
+	"github.com/testplanit/tpi-workers/pkg/forecast"
+	"github.com/testplanit/tpi-workers/pkg/postgres"
+	"github.com/testplanit/tpi-workers/pkg/task"
+	"github.com/testplanit/tpi-workers/pkg/worker"
+)
+
+func main() { worker.Main(run) }
+
+func run(ctx context.Context, getenv func(string) string) error {
+	env := worker.NewEnv(getenv)
+	cfg := worker.LoadConfig(env, "forecast-worker", task.QueueForecast, ":9103")
+	dbURL := env.Required("DATABASE_URL")
+	// The reminder day (one reminder per milestone, user and day) is a day
+	// in the scheduler's time zone, so both read the same variable.
+	zone := env.String("SCHEDULER_TZ", "UTC")
+	batch := env.Int("FORECAST_BATCH_SIZE", forecast.DefaultBatchSize, 1, 1_000_000)
+	if err := env.Err(); err != nil {
+		return err
+	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return &worker.ConfigError{Var: "SCHEDULER_TZ", Reason: fmt.Sprintf("unknown time zone %q", zone)}
+	}
+	db, err := postgres.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	client := asynq.NewClient(cfg.Redis)
+	defer client.Close()
+	h := &forecast.Handler{DB: db, Enqueuer: client, Location: loc, BatchSize: batch}
+	mux := asynq.NewServeMux()
+	h.Register(mux)
+	app := &worker.App{Config: cfg, Mux: mux, Checks: []worker.Check{{Name: "postgres", Ping: db.Ping}}}
+	return app.Run(ctx)
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/testplanit/tpi-workers/internal/testenv"
+	"github.com/testplanit/tpi-workers/pkg/postgres"
+	"github.com/testplanit/tpi-workers/pkg/task"
+)
+
+// TestRunComputesForecasts runs the worker and sends it the nightly job over
+// Valkey: the seeded link group (a MANUAL and a JUNIT case) shares its
+// forecast, and the completed task carries the original's result shape.
+func TestRunComputesForecasts(t *testing.T) {
+	db, dbURL := testenv.Postgres(t)
+	ropt, redisURL := testenv.Redis(t)
+	ctx := context.Background()
+	if err := postgres.Seed(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"VALKEY_URL": redisURL, "DATABASE_URL": dbURL, "HTTP_ADDR": "127.0.0.1:0", "LOG_LEVEL": "error"}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- run(runCtx, func(k string) string { return env[k] }) }()
+
+	client := asynq.NewClient(ropt)
+	defer client.Close()
+	tk, err := task.NewUpdateAllCasesForecast(task.UpdateAllCasesForecast{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := client.Enqueue(tk, asynq.Retention(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspector(ropt)
+	defer insp.Close()
+	var result string
+	testenv.Eventually(t, 20*time.Second, func() bool {
+		ti, err := insp.GetTaskInfo(task.QueueForecast, info.ID)
+		if err != nil || ti.State != asynq.TaskStateCompleted {
+			return false
+		}
+		result = string(ti.Result)
+		return true
+	}, "the forecast task completes")
+	if !strings.Contains(result, `"status":"completed"`) || !strings.Contains(result, `"successCount":`) {
+		t.Errorf("result %s", result)
+	}
+	// The seeded group shares its JUnit mean (its manual case has no result
+	// yet); manual cases with results get a manual forecast.
+	var linked, manual int
+	if err := db.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM "RepositoryCases" c JOIN "RepositoryCaseLink" l ON c.id IN (l."caseAId", l."caseBId")
+		 WHERE c."forecastAutomated" > 0),
+		(SELECT count(*) FROM "RepositoryCases" WHERE "forecastManual" > 0)`).Scan(&linked, &manual); err != nil || linked != 2 || manual == 0 {
+		t.Errorf("linked cases with an automated forecast: %d, cases with a manual one: %d, %v", linked, manual, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+}
+
+func TestRunConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"VALKEY_URL": "redis://127.0.0.1:6379/1"}, "config: DATABASE_URL"},
+		{map[string]string{"VALKEY_URL": "redis://127.0.0.1:6379/1", "DATABASE_URL": "postgres://x", "FORECAST_CONCURRENCY": "0"}, "config: FORECAST_CONCURRENCY"},
+		{map[string]string{"VALKEY_URL": "redis://127.0.0.1:6379/1", "DATABASE_URL": "postgres://x", "SCHEDULER_TZ": "Mars/Olympus"}, "config: SCHEDULER_TZ"},
+	} {
+		err := run(context.Background(), func(k string) string { return tc.env[k] })
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %s", tc.env, err, tc.want)
+		}
+	}
+}
