@@ -105,7 +105,9 @@ func TestBrowserLogsInAndSeesTheSixQueues(t *testing.T) {
 				})
 			}()
 		case *fetch.EventRequestPaused:
-			go func() { _, _ = chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID}) }()
+			go func() {
+				_, _ = chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
+			}()
 		}
 	})
 	if err != nil {
@@ -301,4 +303,3 @@ func browser(t *testing.T) context.Context {
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
 	return ctx
 }
-

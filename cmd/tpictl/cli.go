@@ -38,6 +38,19 @@ func commands() map[string]command {
 		"pause":   {"<queue>", "stop workers from taking tasks off a queue", cmdPause},
 		"resume":  {"<queue>", "let workers take tasks off a paused queue again", cmdResume},
 
+		"stats":         {"[<queue>] [--days N]", "state counts, latency, memory, processed/failed totals and daily history", cmdStats},
+		"retry":         {"<queue> <task-id> | <queue> --archived [--all]", "run a failed task now, or every archived (--all: and retrying) task", cmdRetry},
+		"promote":       {"<queue> <task-id> | <queue> --all", "run a scheduled (delayed) task now", cmdPromote},
+		"remove":        {"<queue> <task-id> [--force] [--yes]", "remove one task (--force cancels a running one)", cmdRemove},
+		"delete":        {"<queue> pending|scheduled|retry|archived|completed [--yes]", "delete every task of a queue in one state", cmdDelete},
+		"clean":         {"<queue> [--grace DUR] [--limit N] [--yes]", "remove completed and archived (failed) tasks older than --grace", cmdClean},
+		"drain":         {"<queue> [--delayed] [--yes]", "remove the pending (and with --delayed the scheduled) tasks", cmdDrain},
+		"obliterate":    {"<queue> [--force] [--yes]", "delete a queue, its tasks and statistics", cmdObliterate},
+		"trigger":       {"<job> [--tenant T] [--id ID] [--entity E] [--project N]", "run a scheduled job now: forecast, auto-complete, milestone-reminders, digest, reindex", cmdTrigger},
+		"schedule":      {"[--next N]", "the scheduler's entries and next runs (SCHEDULER_* env) and those registered", cmdSchedule},
+		"hash-password": {"< password", "bcrypt hash for DASHBOARD_PASSWORD_HASH (password on stdin)", cmdHashPassword},
+		"new-token":     {"", "a random token and its SHA-256 for the DASHBOARD_*_TOKEN_HASH variables", cmdNewToken},
+
 		"forecast":          {"[--case ID] [--inline]", "enqueue the nightly forecast job (or one case's); --inline computes it here", cmdForecast},
 		"gen-forecast-data": {"[--cases N] [--links N] [--results N] [--runs N] [--seed N]", "seed DATABASE_URL and add a generated forecast data set (default: the benchmark's)", cmdGenForecastData},
 	}

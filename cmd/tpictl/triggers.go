@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/testplanit/tpi-workers/pkg/schedule"
+	"github.com/testplanit/tpi-workers/pkg/task"
+)
+
+// trigger is a one-off run of a scheduled (or operator) job.
+type trigger struct {
+	taskType string
+	help     string
+}
+
+// triggers are the jobs "tpictl trigger" runs, with the original npm script
+// names as aliases (forecast:trigger, elasticsearch:reindex).
+func triggers() map[string]trigger {
+	return map[string]trigger{
+		"forecast":            {task.TypeUpdateAllCasesForecast, "recompute every forecast (the nightly job)"},
+		"auto-complete":       {task.TypeAutoCompleteMilestones, "complete the due milestones that complete automatically"},
+		"milestone-reminders": {task.TypeMilestoneDueNotifications, "send the milestone due reminders"},
+		"digest":              {task.TypeSendDailyDigest, "run the digest sweep (users whose local 08:00 has come get their digest)"},
+		"reindex":             {task.TypeReindex, "rebuild the search indexes (--entity, --project)"},
+	}
+}
+
+func triggerAliases() map[string]string {
+	return map[string]string{
+		"forecast:trigger":         "forecast",
+		"elasticsearch:reindex":    "reindex",
+		"auto-complete-milestones": "auto-complete",
+		"milestone-notifications":  "milestone-reminders",
+		"daily-digest":             "digest",
+	}
+}
+
+func cmdTrigger(ctx context.Context, c *cli, args []string) error {
+	fs := flag.NewFlagSet("trigger", flag.ContinueOnError)
+	tenant := fs.String("tenant", "", "tenantId of the payload (multi-tenant)")
+	id := fs.String("id", "", "task ID (a second trigger with the same ID is a no-op)")
+	entity := fs.String("entity", task.EntityAll, "reindex: entity type ("+strings.Join(task.EntityTypes(), ", ")+")")
+	project := fs.Int("project", 0, "reindex: only this project")
+	user := fs.String("user", "", "reindex: userId recorded as the requester")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return c.listTriggers()
+	}
+	name := pos[0]
+	if alias, ok := triggerAliases()[name]; ok {
+		name = alias
+	}
+	tr, ok := triggers()[name]
+	if !ok {
+		_ = c.listTriggers()
+		return fmt.Errorf("unknown job %q", pos[0])
+	}
+	var t *asynq.Task
+	var opts []asynq.Option
+	if *id != "" {
+		opts = append(opts, asynq.TaskID(*id))
+	}
+	switch tr.taskType {
+	case task.TypeUpdateAllCasesForecast:
+		t, err = task.NewUpdateAllCasesForecast(task.UpdateAllCasesForecast{TenantID: *tenant}, opts...)
+	case task.TypeAutoCompleteMilestones:
+		t, err = task.NewAutoCompleteMilestones(task.AutoCompleteMilestones{TenantID: *tenant}, opts...)
+	case task.TypeMilestoneDueNotifications:
+		t, err = task.NewMilestoneDueNotifications(task.MilestoneDueNotifications{TenantID: *tenant}, opts...)
+	case task.TypeSendDailyDigest:
+		t, err = task.NewSendDailyDigest(task.SendDailyDigest{TenantID: *tenant}, opts...)
+	case task.TypeReindex:
+		p := task.Reindex{EntityType: *entity, UserID: *user, TenantID: *tenant}
+		if *project != 0 {
+			p.ProjectID = project
+		}
+		t, err = task.NewReindex(p, opts...)
+	}
+	if err != nil {
+		return err
+	}
+	opt, err := c.redis()
+	if err != nil {
+		return err
+	}
+	client := asynq.NewClient(opt)
+	defer client.Close()
+	info, err := client.EnqueueContext(ctx, t)
+	switch {
+	case errors.Is(err, asynq.ErrTaskIDConflict):
+		fmt.Fprintf(c.out, "already triggered: task %s exists\n", *id)
+		return nil
+	case err != nil:
+		return fmt.Errorf("trigger %s: %w", name, err)
+	}
+	fmt.Fprintf(c.out, "triggered %s: %s on %s, id=%s\n", name, info.Type, info.Queue, info.ID)
+	return nil
+}
+
+func (c *cli) listTriggers() error {
+	names := make([]string, 0)
+	for n := range triggers() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	tw := tabwriter.NewWriter(c.out, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tTASK TYPE\tWHAT")
+	for _, n := range names {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", n, triggers()[n].taskType, triggers()[n].help)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return errUsage
+}
+
+// cmdSchedule prints the scheduler's entries as the environment (SCHEDULER_TZ,
+// SCHEDULER_CRON_*, SCHEDULER_CONFIG_FILE) configures them, with the next
+// runs, and the entries the running schedulers registered.
+func cmdSchedule(_ context.Context, c *cli, args []string) error {
+	fs := flag.NewFlagSet("schedule", flag.ContinueOnError)
+	n := fs.Int("next", 3, "next runs to show per entry")
+	pos, err := parseFlags(fs, args)
+	if err != nil || len(pos) != 0 || *n < 1 || *n > 50 {
+		return errUsage
+	}
+	var file []byte
+	if path := c.getenv("SCHEDULER_CONFIG_FILE"); path != "" {
+		if file, err = os.ReadFile(path); err != nil {
+			return fmt.Errorf("SCHEDULER_CONFIG_FILE: %w", err)
+		}
+	}
+	now := time.Now()
+	cfg, err := schedule.Resolve(schedule.OverridesFromEnv(c.getenv), file, schedule.Timing{}, now)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENTRY\tCRON\tZONE\tTASK TYPE\tNEXT RUNS")
+	for _, e := range cfg.Entries {
+		var next []string
+		t := now
+		for range *n {
+			t = e.Next(t)
+			next = append(next, t.In(e.Location).Format("2006-01-02 15:04 MST"))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Cron, e.Location, e.TaskType, strings.Join(next, ", "))
+	}
+	for _, d := range cfg.Disabled {
+		fmt.Fprintf(tw, "%s\toff\t\t\t\n", d)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	insp, err := c.inspector()
+	if err != nil {
+		return nil // the configuration is shown; no Valkey configured
+	}
+	defer insp.Close()
+	entries, err := insp.SchedulerEntries()
+	if err != nil {
+		return fmt.Errorf("scheduler entries: %w", err)
+	}
+	fmt.Fprintf(c.out, "\nregistered by running schedulers: %d entries\n", len(entries))
+	for _, e := range entries {
+		fmt.Fprintf(c.out, "  %s  %s  next %s\n", e.Spec, e.Task.Type(), e.Next.Format(time.RFC3339))
+	}
+	return nil
+}
