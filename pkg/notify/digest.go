@@ -21,50 +21,57 @@ type DigestPlan struct {
 	NotificationIDs []string
 }
 
-// planSQL plans the digests of up to $4 users whose effective mode is
-// IN_APP_EMAIL_DAILY, whose local time ($1 in their time zone) is at or
-// after $2, and who have no digest row for their local day yet. Each row
-// carries the unread, undeleted notifications created after the user's
-// previous digest cutoff (or within the first-digest lookback, $3
-// seconds) and up to $1. Invalid time zones count as UTC.
+// planSQL plans the digests of the next $4 users after the cursor $5 (in
+// id order) whose effective mode is IN_APP_EMAIL_DAILY. A user is due when
+// their local time ($1 in their time zone; an unknown zone counts as UTC) is
+// at or after $2 and they have no digest row for their local day yet. Each
+// new row carries the unread, undeleted notifications created after the
+// user's previous digest cutoff (or within the first-digest lookback, $3
+// seconds) and up to $1, newest first.
+//
+// The first row returned holds the batch's last user id (the next cursor;
+// NULL when no candidate is left); the others are the digests inserted.
 const planSQL = `
 WITH def AS (
     SELECT coalesce((SELECT value->>'defaultMode' FROM "AppConfig" WHERE key = 'notificationSettings'), 'IN_APP') AS mode
-), cand AS (
-    SELECT u.id AS user_id, z.tz, ($1::timestamptz AT TIME ZONE z.tz) AS local_ts
+), batch AS (
+    SELECT u.id AS user_id, p.timezone
     FROM "User" u
     LEFT JOIN "UserPreferences" p ON p."userId" = u.id
     CROSS JOIN def
-    CROSS JOIN LATERAL (
-        SELECT CASE WHEN p.timezone IN (SELECT name FROM pg_timezone_names) THEN p.timezone ELSE 'UTC' END AS tz
-    ) z
-    WHERE u."isActive" AND NOT u."isDeleted" AND u.email <> ''
+    WHERE u.id > $5 AND u."isActive" AND NOT u."isDeleted" AND u.email <> ''
       AND CASE WHEN coalesce(p."notificationMode"::text, 'USE_GLOBAL') = 'USE_GLOBAL' THEN def.mode
                ELSE p."notificationMode"::text END = 'IN_APP_EMAIL_DAILY'
-), due AS (
-    SELECT c.user_id, c.tz, c.local_ts::date AS day
-    FROM cand c
-    WHERE c.local_ts::time >= $2::time
-      AND NOT EXISTS (SELECT 1 FROM worker.notification_digests d
-                      WHERE d.user_id = c.user_id AND d.local_day = c.local_ts::date)
-    ORDER BY c.user_id
+    ORDER BY u.id
     LIMIT $4
+), local AS (
+    SELECT b.user_id, z.tz, ($1::timestamptz AT TIME ZONE z.tz) AS local_ts
+    FROM batch b CROSS JOIN LATERAL (SELECT worker.valid_time_zone(b.timezone) AS tz) z
+), due AS (
+    SELECT l.user_id, l.tz, l.local_ts::date AS day
+    FROM local l
+    WHERE l.local_ts::time >= $2::time
+      AND NOT EXISTS (SELECT 1 FROM worker.notification_digests d
+                      WHERE d.user_id = l.user_id AND d.local_day = l.local_ts::date)
 ), planned AS (
     SELECT due.user_id, due.day, due.tz,
-           coalesce((SELECT array_agg(n.id ORDER BY n."createdAt" DESC, n.id)
-                     FROM "Notification" n
-                     WHERE n."userId" = due.user_id AND NOT n."isRead" AND NOT n."isDeleted"
-                       AND n."createdAt" <= $1
-                       AND n."createdAt" > coalesce(
-                           (SELECT max(d.cutoff) FROM worker.notification_digests d WHERE d.user_id = due.user_id),
-                           $1::timestamptz - make_interval(secs => $3::double precision))),
-                    '{}') AS ids
+           coalesce(array_agg(n.id ORDER BY n."createdAt" DESC, n.id) FILTER (WHERE n.id IS NOT NULL), '{}') AS ids
     FROM due
+    LEFT JOIN LATERAL (SELECT max(d.cutoff) AS cutoff FROM worker.notification_digests d WHERE d.user_id = due.user_id) last ON true
+    LEFT JOIN "Notification" n
+           ON n."userId" = due.user_id AND NOT n."isRead" AND NOT n."isDeleted"
+          AND n."createdAt" <= $1
+          AND n."createdAt" > coalesce(last.cutoff, $1::timestamptz - make_interval(secs => $3::double precision))
+    GROUP BY due.user_id, due.day, due.tz
+), ins AS (
+    INSERT INTO worker.notification_digests (user_id, local_day, time_zone, cutoff, notification_ids)
+    SELECT user_id, day, tz, $1, ids FROM planned
+    ON CONFLICT (user_id, local_day) DO NOTHING
+    RETURNING user_id, local_day, notification_ids
 )
-INSERT INTO worker.notification_digests (user_id, local_day, time_zone, cutoff, notification_ids)
-SELECT user_id, day, tz, $1, ids FROM planned
-ON CONFLICT (user_id, local_day) DO NOTHING
-RETURNING user_id, to_char(local_day, 'YYYY-MM-DD'), notification_ids`
+SELECT (SELECT max(user_id) FROM batch), NULL::text, NULL::text[]
+UNION ALL
+SELECT user_id, to_char(local_day, 'YYYY-MM-DD'), notification_ids FROM ins`
 
 // pendingSQL finds planned digests whose email was not enqueued (a sweep
 // stopped between the two steps), from the last two days.
@@ -154,20 +161,34 @@ func (h *Handler) Sweep(ctx context.Context, tenantID string, progress *worker.P
 			break
 		}
 	}
+	cursor := ""
 	for {
-		plans, err := h.collect(ctx, planSQL, now, digestTime, lookback.Seconds(), batch)
+		rows, err := h.DB.Query(ctx, planSQL, now, digestTime, lookback.Seconds(), batch, cursor)
 		if err != nil {
 			return res, fmt.Errorf("plan digests: %w", err)
 		}
-		if len(plans) == 0 {
-			break
-		}
-		res.Planned += len(plans)
+		var next *string
 		var withMail []DigestPlan
-		for _, pl := range plans {
-			if len(pl.NotificationIDs) > 0 {
-				withMail = append(withMail, pl)
+		first := true
+		for rows.Next() {
+			var user, day *string
+			var ids []string
+			if err := rows.Scan(&user, &day, &ids); err != nil {
+				rows.Close()
+				return res, fmt.Errorf("plan digests: %w", err)
 			}
+			if first {
+				next, first = user, false
+				continue
+			}
+			res.Planned++
+			if len(ids) > 0 {
+				withMail = append(withMail, DigestPlan{UserID: *user, Day: *day, NotificationIDs: ids})
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return res, fmt.Errorf("plan digests: %w", err)
 		}
 		n, err := h.enqueue(ctx, tenantID, now, withMail)
 		res.Enqueued += n
@@ -177,6 +198,10 @@ func (h *Handler) Sweep(ctx context.Context, tenantID string, progress *worker.P
 		if progress != nil {
 			_, _ = progress.Update("digest", int64(res.Planned), 0, fmt.Sprintf("%d users planned, %d digests enqueued", res.Planned, res.Enqueued))
 		}
+		if next == nil {
+			break
+		}
+		cursor = *next
 	}
 	if _, err := h.DB.Exec(ctx, `DELETE FROM worker.notification_digests WHERE created_at < $1`, now.Add(-retention)); err != nil {
 		return res, fmt.Errorf("prune digest ledger: %w", err)
