@@ -41,6 +41,11 @@ bench: ## the benchmarks quoted in the README (real Redis/PostgreSQL)
 	@# Forecast: builds the 100,000-case / 20,000-link / 2,000,000-result data set once with COPY (about 75 s), then
 	@# times the nightly job (steady and cold) beside the SQL floor; 5 rounds, quote medians.
 	$(GO) test -run '^$$' -bench 'ForecastAll|ForecastSQLFloor' -benchtime 3x -count 5 -timeout 60m ./pkg/forecast
+	@# Email: one SMTP connection reused vs a new one per message, against a private mailpit on loopback
+	@# (STARTTLS + AUTH PLAIN, and without TLS); the four variants alternate in each of 5 rounds.
+	$(GO) test -run '^$$' -bench 'EmailSend' -benchtime 500x -count 5 ./pkg/smtp
+	@# Digest sweep fan-out: 10,000 daily-mode users, half with unread notifications; 5 rounds of 3 sweeps.
+	$(GO) test -run '^$$' -bench 'Digest' -benchtime 3x -count 5 ./pkg/notify
 
 .PHONY: migrate
 migrate: build ## apply all migrations to DATABASE_URL (MIGRATE_MODE=worker-only for a TestPlanIt-owned database)
