@@ -73,6 +73,10 @@ SUPERVISORCTL   := supervisorctl -c $(SUPERVISOR_CONF)
 # W=<binary> narrows stop, restart, status and logs to one program.
 W ?=
 
+.PHONY: fleet
+fleet: ## list the binaries of the fleet (every cmd/ binary but tpictl)
+	@echo $(FLEET)
+
 .PHONY: run
 run: build ## the whole fleet in the foreground, prefixed log lines; Ctrl-C drains every process
 	@echo "fleet ($(words $(FLEET))): $(FLEET)"
@@ -111,6 +115,10 @@ logs: ## follow the logs of every process, or of one with W=<binary>
 delete: ## stop every process and supervisord itself, and forget the generated programs
 	-$(SUPERVISORCTL) shutdown
 	rm -f $(TPI_RUN_DIR)/programs.conf
+
+.PHONY: bench-fleet
+bench-fleet: build ## the whole fleet idle under supervisord: prints "fleet idle RSS MB" after SETTLE=30 s
+	deploy/bench-fleet.sh
 
 PREFIX      ?= /usr/local
 SYSTEMD_DIR ?= /etc/systemd/system

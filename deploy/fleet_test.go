@@ -1,0 +1,256 @@
+package deploy_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// fleet is the list of binaries every run mode must carry: each cmd/<name>
+// with a main.go, except the operator CLI.
+func fleet(t *testing.T) []string {
+	t.Helper()
+	mains, err := filepath.Glob("../cmd/*/main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range mains {
+		if n := filepath.Base(filepath.Dir(m)); n != "tpictl" {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		t.Fatal("no binary under cmd/")
+	}
+	return names
+}
+
+func TestMakefileFleetIsEveryBinaryButTheCLI(t *testing.T) {
+	out, err := exec.Command("make", "-s", "-C", "..", "fleet").Output()
+	if err != nil {
+		t.Fatalf("make fleet: %v", err)
+	}
+	got := strings.Fields(string(out))
+	if want := fleet(t); !slices.Equal(got, want) {
+		t.Errorf("make fleet = %v, want %v", got, want)
+	}
+}
+
+// tpi-exec sources the env file, applies <NAME>_MAX_MEMORY_RESTART and execs
+// the binary in place (same PID).
+func TestTpiExecEnvFileAndPerBinaryMemory(t *testing.T) {
+	bin := t.TempDir()
+	fake := "#!/bin/sh\necho \"pid=$$ mem=$MAX_MEMORY_RESTART conc=$EMAIL_CONCURRENCY url=$VALKEY_URL args=$*\"\n"
+	for _, n := range []string{"email-worker", "notification-worker"} {
+		if err := os.WriteFile(filepath.Join(bin, n), []byte(fake), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	envFile := filepath.Join(t.TempDir(), "env")
+	err := os.WriteFile(envFile, []byte(`# comment
+EMAIL_CONCURRENCY=7          # trailing comment, as in .env.example
+VALKEY_URL=redis://from-file:6379/0
+EMAIL_WORKER_MAX_MEMORY_RESTART=300M
+`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(name string, env ...string) string {
+		t.Helper()
+		cmd := exec.Command("sh", "-c", `echo "shell=$$"; exec ./tpi-exec "$@"`, "sh", name, "--flag")
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "TPI_BIN=" + bin, "MAX_MEMORY_RESTART=1G",
+			"VALKEY_URL=redis://inherited:6379/0"}, env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("tpi-exec %s: %v\n%s", name, err, out)
+		}
+		return string(out)
+	}
+
+	out := run("email-worker", "TPI_ENV_FILE="+envFile)
+	for _, want := range []string{"mem=300M", "conc=7", "url=redis://from-file:6379/0", "args=--flag"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("email-worker: %q lacks %q", out, want)
+		}
+	}
+	// exec, not a child: the binary has the PID the shell had.
+	m := regexp.MustCompile(`shell=(\d+)\npid=(\d+)`).FindStringSubmatch(out)
+	if m == nil || m[1] != m[2] {
+		t.Errorf("the binary does not replace tpi-exec (same PID expected): %q", out)
+	}
+	if out := run("notification-worker", "TPI_ENV_FILE="+envFile); !strings.Contains(out, "mem=1G") {
+		t.Errorf("notification-worker must keep MAX_MEMORY_RESTART=1G: %q", out)
+	}
+	if out := run("email-worker", "TPI_ENV_FILE="); !strings.Contains(out, "url=redis://inherited:6379/0") || !strings.Contains(out, "mem=1G") {
+		t.Errorf("without an env file the environment is inherited: %q", out)
+	}
+}
+
+// The supervisord programs generated for the fleet: one per binary, run by
+// tpi-exec, restarted on any exit, with a stop timeout above the drain.
+// (test/fault runs this configuration for real under supervisord.)
+func TestSupervisorPrograms(t *testing.T) {
+	names := fleet(t)
+	out, err := exec.Command("./supervisor/programs.sh", names...).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sections := parseINI(string(out))
+	for _, n := range names {
+		p, ok := sections["program:"+n]
+		if !ok {
+			t.Errorf("no [program:%s]", n)
+			continue
+		}
+		if p["command"] != "%(ENV_TPI_ROOT)s/deploy/tpi-exec %(program_name)s" {
+			t.Errorf("%s: command %q", n, p["command"])
+		}
+		if p["autorestart"] != "true" {
+			t.Errorf("%s: autorestart %q, want true (kill -9 and exit 3 must restart)", n, p["autorestart"])
+		}
+		if w, _ := strconv.Atoi(p["stopwaitsecs"]); w <= 25 {
+			t.Errorf("%s: stopwaitsecs %d must exceed SHUTDOWN_TIMEOUT (25s)", n, w)
+		}
+		if p["stdout_logfile"] != "%(ENV_TPI_LOG_DIR)s/%(program_name)s.log" || p["redirect_stderr"] != "true" {
+			t.Errorf("%s: one log file per program expected: %v", n, p)
+		}
+	}
+	if len(sections) != len(names) {
+		t.Errorf("%d sections for %d binaries", len(sections), len(names))
+	}
+	if _, err := exec.Command("./supervisor/programs.sh", "bad name").Output(); err == nil {
+		t.Error("programs.sh accepted a name with a space")
+	}
+}
+
+// The systemd units, installed by `make install-systemd` into a scratch
+// prefix, pass `systemd-analyze verify` for every binary of the fleet.
+func TestSystemdUnitsVerify(t *testing.T) {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Fatal("systemd-analyze is missing (Debian package systemd)")
+	}
+	dir := t.TempDir()
+	units := filepath.Join(dir, "systemd")
+	install := exec.Command("make", "-s", "-C", "..", "install-systemd",
+		"BIN="+filepath.Join(dir, "build"), "PREFIX="+filepath.Join(dir, "usr"),
+		"SYSTEMD_DIR="+units, "ENV_DIR="+filepath.Join(dir, "etc"), "SYSTEMD_ENABLE=no")
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("make install-systemd: %v\n%s", err, out)
+	}
+	tmpl, err := os.ReadFile(filepath.Join(units, "tpi-worker@.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := parseINI(string(tmpl))
+	svc := unit["Service"]
+	for k, want := range map[string]string{"Restart": "always", "TimeoutStopSec": "40", "MemoryMax": "1280M",
+		"ExecStart": filepath.Join(dir, "usr", "lib", "tpi-workers", "tpi-exec") + " %i"} {
+		if svc[k] != want {
+			t.Errorf("[Service] %s=%q, want %q", k, svc[k], want)
+		}
+	}
+	if !strings.Contains(string(tmpl), "Environment=TPI_ENV_FILE="+filepath.Join(dir, "etc", "env")) {
+		t.Error("the unit does not point at the installed env file")
+	}
+	if unit["Install"]["WantedBy"] != "tpi-workers.target" {
+		t.Errorf("WantedBy %q", unit["Install"]["WantedBy"])
+	}
+	args := []string{"verify", filepath.Join(units, "tpi-workers.target")}
+	for _, n := range fleet(t) {
+		if _, err := os.Stat(filepath.Join(dir, "usr", "bin", n)); err != nil {
+			t.Errorf("binary %s not installed: %v", n, err)
+		}
+		inst := filepath.Join(units, "tpi-worker@"+n+".service")
+		if err := os.WriteFile(inst, tmpl, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, inst)
+	}
+	out, err := exec.Command("systemd-analyze", args...).CombinedOutput()
+	if err != nil || len(strings.TrimSpace(string(out))) != 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+// The PM2 ecosystem loads in Node.js and runs one Go binary per app,
+// without an interpreter, through tpi-exec.
+func TestPM2Ecosystem(t *testing.T) {
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Fatal("node is missing")
+	}
+	bin := t.TempDir()
+	for _, n := range append(fleet(t), "tpictl") {
+		if err := os.WriteFile(filepath.Join(bin, n), []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("node", "-e", `process.stdout.write(JSON.stringify(require("./pm2/ecosystem.config.js")))`)
+	cmd.Env = append(os.Environ(), "TPI_BIN="+bin, "TPI_ENV_FILE=/etc/tpi-workers/env")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node: %v", err)
+	}
+	var eco struct {
+		Apps []struct {
+			Name, Script, Interpreter string
+			Args                      []string
+			Autorestart               bool   `json:"autorestart"`
+			KillTimeout               int    `json:"kill_timeout"`
+			MaxMemoryRestart          string `json:"max_memory_restart"`
+			Env                       map[string]string
+		}
+	}
+	if err := json.Unmarshal(out, &eco); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, a := range eco.Apps {
+		names = append(names, a.Name)
+		if a.Interpreter != "none" || !strings.HasSuffix(a.Script, "/deploy/tpi-exec") || !slices.Equal(a.Args, []string{a.Name}) {
+			t.Errorf("%s: script %q args %v interpreter %q", a.Name, a.Script, a.Args, a.Interpreter)
+		}
+		if !a.Autorestart || a.KillTimeout <= 25000 || a.MaxMemoryRestart == "" {
+			t.Errorf("%s: autorestart %v kill_timeout %d max_memory_restart %q", a.Name, a.Autorestart, a.KillTimeout, a.MaxMemoryRestart)
+		}
+		if a.Env["TPI_BIN"] != bin || a.Env["TPI_ENV_FILE"] != "/etc/tpi-workers/env" {
+			t.Errorf("%s: env %v", a.Name, a.Env)
+		}
+	}
+	if want := fleet(t); !slices.Equal(names, want) {
+		t.Errorf("apps %v, want %v", names, want)
+	}
+
+	cmd = exec.Command("node", "-e", `require("./pm2/ecosystem.config.js")`)
+	cmd.Env = append(os.Environ(), "TPI_BIN="+t.TempDir())
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "run `make build` first") {
+		t.Errorf("an empty bin dir must stop pm2 with a hint: %v %s", err, out)
+	}
+}
+
+// parseINI reads the key=value sections of a supervisord or systemd file
+// (comments and continuation lines aside).
+func parseINI(s string) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	var cur map[string]string
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || line[0] == ';' || line[0] == '#':
+		case line[0] == '[' && line[len(line)-1] == ']':
+			cur = map[string]string{}
+			out[line[1:len(line)-1]] = cur
+		case cur != nil:
+			if k, v, ok := strings.Cut(line, "="); ok {
+				cur[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
+		}
+	}
+	return out
+}
