@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 )
 
 // Options configure a [Scheduler].
@@ -25,6 +27,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the scheduler's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// HistoryPruneInterval is how often the enqueue histories of replaced
+	// entries are deleted (see pruneHistory). Default 10m; negative
+	// disables.
+	HistoryPruneInterval time.Duration
 }
 
 // Scheduler runs the periodic entries on asynq's PeriodicTaskManager.
@@ -32,6 +38,12 @@ type Scheduler struct {
 	mgr      *asynq.PeriodicTaskManager
 	provider *Provider
 	log      *slog.Logger
+
+	redis      asynq.RedisConnOpt
+	prune      time.Duration
+	pruneMin   time.Duration
+	stopPrune  context.CancelFunc
+	prunerDone chan struct{}
 
 	enqueued *prometheus.CounterVec
 	already  *prometheus.CounterVec
@@ -44,7 +56,15 @@ func New(o Options) (*Scheduler, error) {
 		return nil, errors.New("schedule: Options.Redis and Options.Provider are required")
 	}
 	timing := o.Timing.WithDefaults()
-	s := &Scheduler{provider: o.Provider, log: o.Logger}
+	s := &Scheduler{provider: o.Provider, log: o.Logger, redis: o.Redis, prune: o.HistoryPruneInterval}
+	if s.prune == 0 {
+		s.prune = 10 * time.Minute
+	}
+	hb := o.HeartbeatInterval
+	if hb <= 0 {
+		hb = 10 * time.Second
+	}
+	s.pruneMin = 3 * hb
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -98,11 +118,47 @@ func (s *Scheduler) Start() error {
 	if err := s.mgr.Start(); err != nil {
 		return fmt.Errorf("schedule: %w", err)
 	}
+	if s.prune > 0 {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stopPrune, s.prunerDone = cancel, make(chan struct{})
+		go s.pruner(ctx)
+	}
 	return nil
 }
 
 // Shutdown stops firing and removes the entries from the dashboard.
-func (s *Scheduler) Shutdown() { s.mgr.Shutdown() }
+func (s *Scheduler) Shutdown() {
+	if s.stopPrune != nil {
+		s.stopPrune()
+		<-s.prunerDone
+	}
+	s.mgr.Shutdown()
+}
+
+func (s *Scheduler) pruner(ctx context.Context) {
+	defer close(s.prunerDone)
+	rc, ok := s.redis.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return
+	}
+	defer rc.Close()
+	insp := asynq.NewInspectorFromRedisClient(rc)
+	t := time.NewTicker(s.prune)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := pruneHistory(ctx, rc, insp, time.Now(), s.pruneMin)
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("cannot prune the histories of replaced scheduler entries", "err", err)
+			} else if n > 0 {
+				s.log.Debug("pruned the histories of replaced scheduler entries", "deleted", n)
+			}
+		}
+	}
+}
 
 func (s *Scheduler) postEnqueue(info *asynq.TaskInfo, err error) {
 	if err != nil || info == nil {

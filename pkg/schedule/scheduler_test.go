@@ -218,3 +218,34 @@ func TestStartRefusesAnInvalidConfiguration(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+func TestHistoriesOfReplacedEntriesArePruned(t *testing.T) {
+	opt, _ := testenv.Redis(t)
+	rc := testenv.RedisClient(t, opt)
+	var log syncBuffer
+	logger := slog.New(slog.NewTextHandler(&log, nil))
+	p := NewProvider(ProviderOptions{Overrides: onlyDigestEverySecond(), Timing: fast, Logger: logger})
+	s, err := New(Options{Redis: opt, Provider: p, Timing: fast, HeartbeatInterval: 200 * time.Millisecond,
+		Logger: logger, HistoryPruneInterval: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	histories := func() int {
+		keys, err := rc.Keys(t.Context(), historyKeyPrefix+"*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(keys)
+	}
+	// Each occurrence is enqueued by a new entry and leaves that entry's
+	// history; four occurrences would leave four keys without pruning.
+	testenv.Eventually(t, 10*time.Second, func() bool { return counter(t, s, "enqueued", EntryDigestSweep) >= 4 }, "four occurrences")
+	testenv.Eventually(t, 5*time.Second, func() bool { return histories() <= 1 }, "the histories of replaced entries pruned")
+	if strings.Contains(log.String(), "cannot prune") {
+		t.Errorf("prune errors:\n%s", log.String())
+	}
+}
