@@ -140,6 +140,12 @@ func New(cfg Config) (*Client, error) {
 			opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthXOAUTH2))
 		}
 	}
+	if cfg.TLS != TLSImplicit {
+		// Our own dialer, so that a connection whose EHLO, STARTTLS or AUTH
+		// fails is closed at once (go-mail returns no client then). Implicit
+		// TLS keeps go-mail's dialer, which knows the session is encrypted.
+		opts = append(opts, mail.WithDialContextFunc(trackingDial))
+	}
 	mc, err := mail.NewClient(cfg.Host, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("smtp: %s: %w", cfg, err)
@@ -262,14 +268,33 @@ func (c *Client) get(ctx context.Context) (*conn, error) {
 		c.mu.Unlock()
 		return cn, nil
 	}
-	sc, err := c.mc.DialToSMTPClientWithContext(ctx)
+	var raw net.Conn
+	sc, err := c.mc.DialToSMTPClientWithContext(context.WithValue(ctx, rawConnKey{}, &raw))
 	if err != nil {
+		if raw != nil {
+			_ = raw.Close()
+		}
 		return nil, classifyStage("connect", err)
 	}
 	c.mu.Lock()
 	c.stats.Dials++
 	c.mu.Unlock()
 	return &conn{sc: sc, lastUsed: now}, nil
+}
+
+// rawConnKey carries, in the dial context, where trackingDial records the
+// TCP connection it opened.
+type rawConnKey struct{}
+
+func trackingDial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, network, addr)
+	if err == nil {
+		if p, ok := ctx.Value(rawConnKey{}).(*net.Conn); ok {
+			*p = conn
+		}
+	}
+	return conn, err
 }
 
 // put keeps cn for reuse, or closes it when the pool is full or reuse is off.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -91,10 +92,25 @@ func TestStartTLSRequiredButNotOffered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = c.Send(context.Background(), msg(1))
-	var se *smtp.Error
-	if !errors.As(err, &se) || se.Permanent() || se.Stage != "connect" {
-		t.Fatalf("err = %v, want a temporary connect error", err)
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd")
+		}
+		return len(ents)
+	}
+	before := fds()
+	for range 20 {
+		err = c.Send(context.Background(), msg(1))
+		var se *smtp.Error
+		if !errors.As(err, &se) || se.Permanent() || se.Stage != "connect" {
+			t.Fatalf("err = %v, want a temporary connect error", err)
+		}
+	}
+	// Each failed attempt closed its connection (other parallel tests may
+	// hold a few descriptors meanwhile, not 20).
+	if after := fds(); after-before >= 10 {
+		t.Errorf("%d file descriptors before 20 failed connects, %d after: connections leak", before, after)
 	}
 }
 
