@@ -38,6 +38,9 @@ func commands() map[string]command {
 		"pause":   {"<queue>", "stop workers from taking tasks off a queue", cmdPause},
 		"resume":  {"<queue>", "let workers take tasks off a paused queue again", cmdResume},
 
+		"doctor":      {"", "check every configured dependency (Valkey, PostgreSQL, SMTP, Elasticsearch, S3); names what fails", cmdDoctor},
+		"healthcheck": {"<url>", "exit 0 if url answers 2xx (the container health check; the image has no curl)", cmdHealthcheck},
+
 		"stats":         {"[<queue>] [--days N]", "state counts, latency, memory, processed/failed totals and daily history", cmdStats},
 		"retry":         {"<queue> <task-id> | <queue> --archived [--all]", "run a failed task now, or every archived (--all: and retrying) task", cmdRetry},
 		"promote":       {"<queue> <task-id> | <queue> --all", "run a scheduled (delayed) task now", cmdPromote},
