@@ -106,7 +106,7 @@ restart: ## restart the fleet's processes (re-reads .env); W=<binary> for one
 	$(SUPERVISORCTL) restart $(or $(W),all)
 
 status: ## state, PID and uptime of every process
-	$(SUPERVISORCTL) status $(W)
+	@$(SUPERVISORCTL) status $(W) || true
 
 logs: ## follow the logs of every process, or of one with W=<binary>
 	@if [ -n "$(W)" ]; then tail -n 50 -F $(TPI_LOG_DIR)/$(W).log; \
@@ -115,6 +115,10 @@ logs: ## follow the logs of every process, or of one with W=<binary>
 delete: ## stop every process and supervisord itself, and forget the generated programs
 	-$(SUPERVISORCTL) shutdown
 	rm -f $(TPI_RUN_DIR)/programs.conf
+
+.PHONY: fault
+fault: ## the fault tests alone (also part of make test): kill -9 under supervisord, Redis AOF restart, PostgreSQL outage, memory limit
+	$(GO) test -race -count=1 -v -timeout 15m ./test/fault
 
 .PHONY: bench-fleet
 bench-fleet: build ## the whole fleet idle under supervisord: prints "fleet idle RSS MB" after SETTLE=30 s
