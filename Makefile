@@ -46,6 +46,8 @@ bench: ## the benchmarks quoted in the README (real Redis/PostgreSQL)
 	for i in 1 2 3 4 5; do $(GO) test -run '^$$' -bench 'EmailSend' -benchtime 500x -count 1 ./pkg/smtp | grep '^Benchmark'; done
 	@# Digest sweep fan-out: 10,000 daily-mode users, half with unread notifications; 5 rounds of 3 sweeps.
 	$(GO) test -run '^$$' -bench 'Digest' -benchtime 3x -count 5 ./pkg/notify
+	@# Enqueue API (HTTP on loopback) beside the asynq client, and the cost of one credential check; 5 rounds.
+	$(GO) test -run '^$$' -bench 'Enqueue|Auth' -count 5 ./pkg/dashboard
 
 .PHONY: migrate
 migrate: build ## apply all migrations to DATABASE_URL (MIGRATE_MODE=worker-only for a TestPlanIt-owned database)
