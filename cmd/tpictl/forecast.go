@@ -44,8 +44,10 @@ func cmdForecast(ctx context.Context, c *cli, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(c.out, "forecasts: %d cases (%d changed) in %d link groups, %d runs (%d changed), %s\n",
-			st.Cases, st.CasesUpdated, st.Groups, st.Runs, st.RunsUpdated, st.Elapsed.Round(1e6))
+		fmt.Fprintf(c.out, "forecasts: %d cases (%d changed) in %d link groups, %d runs (%d changed), %s "+
+			"(groups and runs %s, means %s, case writes %s, run writes %s)\n",
+			st.Cases, st.CasesUpdated, st.Groups, st.Runs, st.RunsUpdated, st.Elapsed.Round(1e6),
+			st.Scope.Round(1e6), st.Samples.Round(1e6), st.CaseWrites.Round(1e6), st.RunWrites.Round(1e6))
 		return nil
 	}
 

@@ -7,8 +7,9 @@
 //
 //  1. link groups are the connected components of the non-deleted
 //     SAME_TEST_DIFFERENT_SOURCE links between non-deleted cases (transitive,
-//     where the original took one hop), found by label propagation in SQL for
-//     the nightly job and by a recursive CTE for a single case;
+//     where the original took one hop), found by a union-find over one read
+//     of the links for the nightly job and by a recursive CTE for a single
+//     case;
 //  2. each group's manual forecast is the rounded mean of its MANUAL members'
 //     non-deleted result "elapsed" > 0, its automated forecast the mean of its
 //     automated members' "JUnitTestResult".time > 0 rounded to 3 decimals,

@@ -16,10 +16,6 @@ import (
 // when [Forecaster.BatchSize] is zero.
 const DefaultBatchSize = 10000
 
-// maxLabelRounds bounds label propagation; each round at least halves the
-// distance a label still has to travel, so real data needs a few dozen.
-const maxLabelRounds = 10000
-
 // Progress phases published by [Forecaster.All] and [Forecaster.Case].
 const (
 	PhaseGroups  = "groups"
@@ -56,10 +52,10 @@ type Stats struct {
 	// Runs is the number of runs whose forecast was computed, and
 	// RunsUpdated how many of them changed.
 	Runs, RunsUpdated int64
-	// LabelRounds is the number of label-propagation rounds (nightly only).
-	LabelRounds int
-	// Elapsed is the wall time of the computation.
-	Elapsed time.Duration
+	// Elapsed is the wall time of the computation; Scope (link groups and
+	// run selection), Samples (group means), CaseWrites and RunWrites its
+	// parts.
+	Elapsed, Scope, Samples, CaseWrites, RunWrites time.Duration
 }
 
 // automatedSources are the case sources whose samples are JUnit times
@@ -71,7 +67,7 @@ const automatedSources = `('JUNIT','TESTNG','XUNIT','NUNIT','MSTEST','MOCHA','CU
 const workMem = "64MB"
 
 // Temporary tables of one computation, on one session.
-var tempTables = []string{"forecast_edge", "forecast_label", "forecast_member", "forecast_group", "forecast_run"}
+var tempTables = []string{"forecast_label", "forecast_member", "forecast_group", "forecast_run"}
 
 // All recomputes every non-deleted case's forecast, by link group, then the
 // forecast of every open (not completed, not deleted) run: the nightly job.
@@ -164,18 +160,29 @@ func (f *Forecaster) compute(ctx context.Context, scope func(context.Context, *s
 	if err := s.createTemp(ctx); err != nil {
 		return st, err
 	}
+	mark := start
+	lap := func() time.Duration {
+		now := time.Now()
+		d := now.Sub(mark)
+		mark = now
+		return d
+	}
 	if ok, err := scope(ctx, s, &st); err != nil || !ok {
 		return st, err
 	}
+	st.Scope = lap()
 	if err := s.groupForecasts(ctx); err != nil {
 		return st, err
 	}
+	st.Samples = lap()
 	if st.Cases, st.CasesUpdated, err = s.writeBatches(ctx, PhaseCases, "forecast_member", updateCasesSQL); err != nil {
 		return st, err
 	}
+	st.CaseWrites = lap()
 	if st.Runs, st.RunsUpdated, err = s.writeBatches(ctx, PhaseRuns, "forecast_run", updateRunsSQL); err != nil {
 		return st, err
 	}
+	st.RunWrites = lap()
 	st.Elapsed = time.Since(start)
 	if s.progress != nil {
 		_ = s.progress.Done(PhaseDone, st.Cases+st.Runs, st.Cases+st.Runs,
@@ -230,58 +237,73 @@ func (s *session) createTemp(ctx context.Context) error {
 		CREATE TEMP TABLE forecast_run (id int PRIMARY KEY)`)
 }
 
-// allMembers finds the link groups of every non-deleted case by label
-// propagation over the symmetric edge list: each linked case starts with
-// its own id as label, then repeatedly takes the smallest label among its
-// neighbours (hooking) and the label of its label (pointer jumping) until
-// no label changes; every case of a component then carries the component's
-// smallest id. Cases without links are their own group.
+// allMembers finds the link groups of every non-deleted case with a
+// union-find over the links, read in one pass (8 bytes per linked case), and
+// copies the labels of the linked cases to forecast_label: no iteration, so
+// the cost does not depend on how long the chains of links are.
 func (s *session) allMembers(ctx context.Context, st *Stats) error {
 	s.report(PhaseGroups, 0, 0)
-	if err := s.exec(ctx, "links", `
-		CREATE TEMP TABLE forecast_edge AS
-		SELECT l."caseAId" AS a, l."caseBId" AS b
+	rows, err := s.conn.Query(ctx, `
+		SELECT l."caseAId", l."caseBId"
 		FROM "RepositoryCaseLink" l
 		JOIN "RepositoryCases" ca ON ca.id = l."caseAId" AND NOT ca."isDeleted"
 		JOIN "RepositoryCases" cb ON cb.id = l."caseBId" AND NOT cb."isDeleted"
-		WHERE l.type = 'SAME_TEST_DIFFERENT_SOURCE' AND NOT l."isDeleted" AND l."caseAId" <> l."caseBId";
-		INSERT INTO forecast_edge (a, b) SELECT b, a FROM forecast_edge;
-		CREATE INDEX ON forecast_edge (a);
-		CREATE TEMP TABLE forecast_label (id int PRIMARY KEY, grp int NOT NULL);
-		INSERT INTO forecast_label (id, grp) SELECT a, min(least(a, b)) FROM forecast_edge GROUP BY a;
-		ANALYZE forecast_edge;
-		ANALYZE forecast_label`); err != nil {
-		return err
-	}
-	for {
-		if st.LabelRounds >= maxLabelRounds {
-			return fmt.Errorf("forecast: link groups did not converge after %d rounds", maxLabelRounds)
-		}
-		st.LabelRounds++
-		tag, err := s.conn.Exec(ctx, `
-			UPDATE forecast_label l SET grp = n.grp
-			FROM (SELECT e.a AS id, min(o.grp) AS grp
-			      FROM forecast_edge e JOIN forecast_label o ON o.id = e.b
-			      GROUP BY e.a) n
-			WHERE l.id = n.id AND n.grp < l.grp`)
-		if err != nil {
-			return fmt.Errorf("forecast: label propagation: %w", err)
-		}
-		if tag.RowsAffected() == 0 {
-			break
-		}
-		if err := s.exec(ctx, "label jumping", `
-			UPDATE forecast_label l SET grp = p.grp
-			FROM forecast_label p WHERE p.id = l.grp AND p.grp < l.grp`); err != nil {
-			return err
-		}
-	}
-	groups, err := s.count(ctx, `SELECT count(DISTINCT grp) FROM forecast_label`)
+		WHERE l.type = 'SAME_TEST_DIFFERENT_SOURCE' AND NOT l."isDeleted" AND l."caseAId" <> l."caseBId"`)
 	if err != nil {
+		return fmt.Errorf("forecast: reading links: %w", err)
+	}
+	parent := map[int32]int32{}
+	find := func(x int32) int32 {
+		root := x
+		for {
+			p, ok := parent[root]
+			if !ok || p == root {
+				break
+			}
+			root = p
+		}
+		for x != root { // path compression
+			next := parent[x]
+			parent[x] = root
+			x = next
+		}
+		return root
+	}
+	var a, b int32
+	_, err = pgx.ForEachRow(rows, []any{&a, &b}, func() error {
+		if _, ok := parent[a]; !ok {
+			parent[a] = a
+		}
+		if _, ok := parent[b]; !ok {
+			parent[b] = b
+		}
+		ra, rb := find(a), find(b)
+		if ra < rb { // the smallest id labels the group
+			parent[rb] = ra
+		} else if rb < ra {
+			parent[ra] = rb
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("forecast: reading links: %w", err)
+	}
+	labels := make([][]any, 0, len(parent))
+	roots := map[int32]bool{}
+	for id := range parent {
+		r := find(id)
+		roots[r] = true
+		labels = append(labels, []any{id, r})
+	}
+	st.Groups = int64(len(roots))
+	if err := s.exec(ctx, "labels", `CREATE TEMP TABLE forecast_label (id int PRIMARY KEY, grp int NOT NULL)`); err != nil {
 		return err
 	}
-	st.Groups = groups
+	if _, err := s.conn.CopyFrom(ctx, pgx.Identifier{"forecast_label"}, []string{"id", "grp"}, pgx.CopyFromRows(labels)); err != nil {
+		return fmt.Errorf("forecast: writing labels: %w", err)
+	}
 	if err := s.exec(ctx, "cases", `
+		ANALYZE forecast_label;
 		CREATE TEMP TABLE forecast_member AS
 		SELECT c.id, coalesce(l.grp, c.id) AS grp, c.source
 		FROM "RepositoryCases" c LEFT JOIN forecast_label l ON l.id = c.id

@@ -102,8 +102,9 @@ func (h *Handler) UpdateAllCasesForecast(ctx context.Context, t *asynq.Task) err
 		return err
 	}
 	worker.LoggerFrom(ctx).Info("all forecasts updated", "cases", st.Cases, "cases_updated", st.CasesUpdated,
-		"groups", st.Groups, "label_rounds", st.LabelRounds, "runs", st.Runs, "runs_updated", st.RunsUpdated,
-		"elapsed", st.Elapsed.String())
+		"groups", st.Groups, "runs", st.Runs, "runs_updated", st.RunsUpdated,
+		"elapsed", st.Elapsed.String(), "scope", st.Scope.String(), "samples", st.Samples.String(),
+		"case_writes", st.CaseWrites.String(), "run_writes", st.RunWrites.String())
 	return writeResult(t, forecastResult(st))
 }
 
