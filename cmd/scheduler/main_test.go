@@ -60,7 +60,7 @@ func TestRunLogsEntriesServesMetricsAndStops(t *testing.T) {
 		"SCHEDULER_TZ":                    "Europe/Paris",
 		"SCHEDULER_CRON_DIGEST_SWEEP":     "@every 1s",
 		"SCHEDULER_SYNC_INTERVAL":         "100ms",
-		"SCHEDULER_GRACE":                 "300ms",
+		"SCHEDULER_GRACE":                 "400ms",
 		"SCHEDULER_CRON_NIGHTLY_FORECAST": "15 2 * * *",
 	}
 	var logs syncBuffer

@@ -21,7 +21,7 @@ import (
 
 // fast is the timing of the tests: a one-second cron needs occurrences IDs
 // refreshed within a second.
-var fast = Timing{SyncInterval: 100 * time.Millisecond, Grace: 300 * time.Millisecond}
+var fast = Timing{SyncInterval: 100 * time.Millisecond, Grace: 400 * time.Millisecond}
 
 // syncBuffer is a log sink safe for concurrent writers.
 type syncBuffer struct {
