@@ -162,6 +162,7 @@ func TestAuthentication(t *testing.T) {
 		{"metrics as producer", req{path: "/metrics", token: producerToken}, 403},
 		{"metrics as viewer", req{path: "/metrics", token: viewerToken}, 200},
 		{"healthz is public", req{path: "/healthz"}, 200},
+		{"manifest is public", req{path: "/admin/queues/manifest.json"}, 200},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			code, h, body := e.do(t, tt.r)

@@ -99,6 +99,11 @@ func (s *Server) routes() http.Handler {
 	dash := csrf.Handler(s.require("dashboard", RoleViewer, RoleAdmin)(http.HandlerFunc(s.dashboard)))
 	mux.Handle(s.cfg.RootPath, dash)
 	mux.Handle(s.cfg.RootPath+"/", dash)
+	// Browsers fetch these without credentials; they are asynqmon's public
+	// static files and hold no data.
+	for _, f := range []string{"/manifest.json", "/favicon.ico"} {
+		mux.Handle("GET "+s.cfg.RootPath+f, s.ro)
+	}
 	return mux
 }
 
