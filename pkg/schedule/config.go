@@ -284,6 +284,16 @@ func EntryOf(taskID string) (string, bool) {
 	return name, ok && name != ""
 }
 
+// occurrenceOf returns the occurrence time of an ID made by [OccurrenceID].
+func occurrenceOf(taskID string) (time.Time, bool) {
+	name, ok := EntryOf(taskID)
+	if !ok {
+		return time.Time{}, false
+	}
+	at, err := time.Parse(time.RFC3339, strings.TrimPrefix(taskID, "schedule:"+name+":"))
+	return at, err == nil
+}
+
 // equal reports whether two configs schedule the same thing.
 func (c Config) equal(o Config) bool {
 	if c.Location.String() != o.Location.String() || !slices.Equal(c.Disabled, o.Disabled) || len(c.Entries) != len(o.Entries) {

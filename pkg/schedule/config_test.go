@@ -156,6 +156,9 @@ func TestUpcomingKeepsTheOccurrenceForTheGracePeriod(t *testing.T) {
 	if name, ok := EntryOf("schedule:nightly-forecast:2026-11-27T02:00:00Z"); !ok || name != EntryNightlyForecast {
 		t.Errorf("EntryOf = %q %v", name, ok)
 	}
+	if at, ok := occurrenceOf("schedule:nightly-forecast:2026-11-27T02:00:00Z"); !ok || !at.Equal(time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC)) {
+		t.Errorf("occurrenceOf = %s %v", at, ok)
+	}
 	if _, ok := EntryOf("email:notification:1"); ok {
 		t.Error("EntryOf accepted a foreign ID")
 	}

@@ -39,6 +39,7 @@ type Scheduler struct {
 	provider *Provider
 	log      *slog.Logger
 
+	grace      time.Duration
 	redis      asynq.RedisConnOpt
 	prune      time.Duration
 	pruneMin   time.Duration
@@ -56,7 +57,7 @@ func New(o Options) (*Scheduler, error) {
 		return nil, errors.New("schedule: Options.Redis and Options.Provider are required")
 	}
 	timing := o.Timing.WithDefaults()
-	s := &Scheduler{provider: o.Provider, log: o.Logger, redis: o.Redis, prune: o.HistoryPruneInterval}
+	s := &Scheduler{provider: o.Provider, log: o.Logger, redis: o.Redis, prune: o.HistoryPruneInterval, grace: timing.Grace}
 	if s.prune == 0 {
 		s.prune = 10 * time.Minute
 	}
@@ -177,6 +178,13 @@ func (s *Scheduler) enqueueError(t *asynq.Task, opts []asynq.Option, err error) 
 		}
 	}
 	name, _ := EntryOf(id)
+	if at, ok := occurrenceOf(id); ok && errors.Is(err, asynq.ErrTaskIDConflict) && time.Since(at) > s.grace {
+		// The entry fired long after the occurrence its ID names: the
+		// configuration sync lagged and this occurrence was not enqueued.
+		s.failed.WithLabelValues(name).Inc()
+		s.log.Error("occurrence not enqueued: its task ID is stale (configuration sync lagged)", "entry", name, "task_id", id, "type", t.Type())
+		return
+	}
 	if errors.Is(err, asynq.ErrTaskIDConflict) {
 		s.already.WithLabelValues(name).Inc()
 		s.log.Info("occurrence already enqueued (by another scheduler)", "entry", name, "task_id", id, "type", t.Type())

@@ -249,3 +249,24 @@ func TestHistoriesOfReplacedEntriesArePruned(t *testing.T) {
 		t.Errorf("prune errors:\n%s", log.String())
 	}
 }
+
+func TestConflictOnAStaleIDIsAnError(t *testing.T) {
+	opt, _ := testenv.Redis(t)
+	var log syncBuffer
+	logger := slog.New(slog.NewTextHandler(&log, nil))
+	s, err := New(Options{Redis: opt, Provider: NewProvider(ProviderOptions{Timing: fast}), Timing: fast, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk := asynq.NewTask(task.TypeSendDailyDigest, []byte("{}"))
+	fresh := OccurrenceID(EntryDigestSweep, time.Now().Truncate(time.Second))
+	stale := OccurrenceID(EntryDigestSweep, time.Now().Add(-15*time.Minute).Truncate(time.Second))
+	s.enqueueError(tk, []asynq.Option{asynq.Queue(task.QueueNotifications), asynq.TaskID(fresh)}, asynq.ErrTaskIDConflict)
+	s.enqueueError(tk, []asynq.Option{asynq.TaskID(stale)}, asynq.ErrTaskIDConflict)
+	if a, f := counter(t, s, "already", EntryDigestSweep), counter(t, s, "failed", EntryDigestSweep); a != 1 || f != 1 {
+		t.Fatalf("already %v failed %v, want 1 and 1", a, f)
+	}
+	if !strings.Contains(log.String(), "its task ID is stale") {
+		t.Errorf("log:\n%s", log.String())
+	}
+}
