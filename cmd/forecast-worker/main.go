@@ -7,7 +7,7 @@ import (
 	"context"
 	"fmt"
 	"time"
-	_ "time/tzdata" // SCHEDULER_TZ works in images without a zone database
+	_ "time/tzdata" // the reminder zone works in images without a zone database
 
 	"github.com/hibiken/asynq"
 
@@ -24,15 +24,20 @@ func run(ctx context.Context, getenv func(string) string) error {
 	cfg := worker.LoadConfig(env, "forecast-worker", task.QueueForecast, ":9103")
 	dbURL := env.Required("DATABASE_URL")
 	// The reminder day (one reminder per milestone, user and day) is a day
-	// in the scheduler's time zone, so both read the same variable.
-	zone := env.String("SCHEDULER_TZ", "UTC")
+	// in the scheduler's time zone unless MILESTONE_REMINDER_TZ says
+	// otherwise (for a reminder entry given its own zone).
+	zoneVar := "MILESTONE_REMINDER_TZ"
+	zone := env.String(zoneVar, "")
+	if zone == "" {
+		zoneVar, zone = "SCHEDULER_TZ", env.String("SCHEDULER_TZ", "UTC")
+	}
 	batch := env.Int("FORECAST_BATCH_SIZE", forecast.DefaultBatchSize, 1, 1_000_000)
 	if err := env.Err(); err != nil {
 		return err
 	}
 	loc, err := time.LoadLocation(zone)
 	if err != nil {
-		return &worker.ConfigError{Var: "SCHEDULER_TZ", Reason: fmt.Sprintf("unknown time zone %q", zone)}
+		return &worker.ConfigError{Var: zoneVar, Reason: fmt.Sprintf("unknown time zone %q", zone)}
 	}
 	db, err := postgres.Open(ctx, dbURL)
 	if err != nil {

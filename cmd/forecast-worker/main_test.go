@@ -75,6 +75,7 @@ func TestRunConfigErrors(t *testing.T) {
 		{map[string]string{"VALKEY_URL": "redis://127.0.0.1:6379/1"}, "config: DATABASE_URL"},
 		{map[string]string{"VALKEY_URL": "redis://127.0.0.1:6379/1", "DATABASE_URL": "postgres://x", "FORECAST_CONCURRENCY": "0"}, "config: FORECAST_CONCURRENCY"},
 		{map[string]string{"VALKEY_URL": "redis://127.0.0.1:6379/1", "DATABASE_URL": "postgres://x", "SCHEDULER_TZ": "Mars/Olympus"}, "config: SCHEDULER_TZ"},
+		{map[string]string{"VALKEY_URL": "redis://127.0.0.1:6379/1", "DATABASE_URL": "postgres://x", "SCHEDULER_TZ": "UTC", "MILESTONE_REMINDER_TZ": "Nowhere"}, "config: MILESTONE_REMINDER_TZ"},
 	} {
 		err := run(context.Background(), func(k string) string { return tc.env[k] })
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
