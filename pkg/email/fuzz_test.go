@@ -9,7 +9,7 @@ import (
 	xhtml "golang.org/x/net/html"
 )
 
-// unsafeHTML parses s as a browser would and names the first script,
+// unsafeHTML parses s as a browser would and names the first
 // active element (script, iframe, svg...), event handler attribute or
 // javascript: URL.
 func unsafeHTML(s string) string {
