@@ -130,6 +130,10 @@ type authenticator struct {
 	// stored, so its size is bounded by the number of real credentials.
 	mu       sync.Mutex
 	verified map[[sha256.Size]byte]Role
+	// bcryptSlots bounds the concurrent bcrypt checks, so a flood of wrong
+	// passwords (each costs tens of milliseconds of CPU) queues instead of
+	// taking every core.
+	bcryptSlots chan struct{}
 }
 
 type tokenRole struct {
@@ -141,7 +145,7 @@ type tokenRole struct {
 const dummyHash = "$2a$10$u70aivWPrRsJCGjLaGaex.N07LmciaHNxekhfT14WYh9qz4glcFwq"
 
 func newAuthenticator(c Credentials, open bool) *authenticator {
-	a := &authenticator{creds: c, open: open, verified: map[[sha256.Size]byte]Role{}}
+	a := &authenticator{creds: c, open: open, verified: map[[sha256.Size]byte]Role{}, bcryptSlots: make(chan struct{}, 2)}
 	for _, t := range []struct {
 		hash string
 		role Role
@@ -193,7 +197,10 @@ func (a *authenticator) basic(user, pass string) Role {
 	} else if a.creds.ViewerUser != "" && subtle.ConstantTimeCompare([]byte(user), []byte(a.creds.ViewerUser)) == 1 {
 		hash, role = []byte(a.creds.ViewerPasswordHash), RoleViewer
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(pass)) != nil || role == RoleNone {
+	a.bcryptSlots <- struct{}{}
+	err := bcrypt.CompareHashAndPassword(hash, []byte(pass))
+	<-a.bcryptSlots
+	if err != nil || role == RoleNone {
 		return RoleNone
 	}
 	a.mu.Lock()
