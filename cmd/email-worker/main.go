@@ -33,7 +33,10 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if smtpErr != nil {
 		return smtpErr
 	}
-	if _, err := mail.ParseAddress(from); err != nil {
+	// The original expects a bare address and names the sender
+	// "TestPlanIt"; `Name <address>` is accepted too and keeps its name.
+	fromAddr, err := mail.ParseAddress(from)
+	if err != nil {
 		return &worker.ConfigError{Var: "EMAIL_FROM", Reason: "not an email address: " + err.Error()}
 	}
 	renderer, err := email.NewRenderer(appURL)
@@ -50,7 +53,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	defer db.Close()
-	h := &email.Handler{DB: db, Sender: sender{sc}, Renderer: renderer, From: from}
+	h := &email.Handler{DB: db, Sender: sender{sc}, Renderer: renderer, From: fromAddr.Address, FromName: fromAddr.Name}
 	mux := asynq.NewServeMux()
 	h.Register(mux)
 	// SMTP is not a start-up check: an SMTP outage delays email (the tasks

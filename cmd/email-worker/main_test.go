@@ -27,7 +27,7 @@ INSERT INTO "Notification" (id, "userId", type, title, message, "updatedAt") VAL
 		"VALKEY_URL": redisURL, "DATABASE_URL": dbURL, "HTTP_ADDR": "127.0.0.1:0", "LOG_LEVEL": "error",
 		"EMAIL_SERVER_HOST": mp.SMTPHost, "EMAIL_SERVER_PORT": strconv.Itoa(mp.SMTPPort), "EMAIL_SERVER_TLS": "none",
 		"EMAIL_SERVER_USER": "tpi", "EMAIL_SERVER_PASSWORD": "secret", "EMAIL_SERVER_AUTH": "plain",
-		"EMAIL_FROM": "noreply@example.com", "NEXTAUTH_URL": "https://tpi.example.com",
+		"EMAIL_FROM": "Acme QA <noreply@example.com>", "NEXTAUTH_URL": "https://tpi.example.com",
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -43,8 +43,8 @@ INSERT INTO "Notification" (id, "userId", type, title, message, "updatedAt") VAL
 	}
 	testenv.Eventually(t, 15*time.Second, func() bool { return mp.Count() == 1 }, "digest delivered")
 	msgs := mp.Messages(t)
-	if msgs[0].Subject != "TestPlanIt Daily Digest - 1 notifications" {
-		t.Errorf("subject %q", msgs[0].Subject)
+	if msgs[0].Subject != "TestPlanIt Daily Digest - 1 notifications" || msgs[0].From.Address != "noreply@example.com" || msgs[0].From.Name != "Acme QA" {
+		t.Errorf("subject %q from %+v", msgs[0].Subject, msgs[0].From)
 	}
 	testenv.Eventually(t, 5*time.Second, func() bool {
 		var read bool

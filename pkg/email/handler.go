@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/mail"
 	"net/url"
 	"slices"
 	"strings"
@@ -50,9 +51,12 @@ type Handler struct {
 	DB       DB
 	Sender   Sender
 	Renderer *Renderer
-	// From is EMAIL_FROM; the header reads "TestPlanIt" <From>.
-	From  string
-	Clock worker.Clock
+	// From is the sender address (EMAIL_FROM).
+	From string
+	// FromName is the sender's display name; default "TestPlanIt", as the
+	// original's `"TestPlanIt" <EMAIL_FROM>`.
+	FromName string
+	Clock    worker.Clock
 }
 
 // Register routes the email task types of mux to h.
@@ -247,7 +251,7 @@ ORDER BY "createdAt" DESC, id`, ids, p.UserID)
 func (h *Handler) send(ctx context.Context, key, kind string, rc Recipient, r Rendered, ids []string) error {
 	msgID := messageID(key, h.Renderer.AppURL())
 	m := Message{
-		From:      fmt.Sprintf("%q <%s>", "TestPlanIt", h.From),
+		From:      h.fromHeader(),
 		To:        rc.Email,
 		Subject:   r.Subject,
 		MessageID: msgID,
@@ -277,6 +281,14 @@ VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING`, key, kind, rc.Ema
 		return fmt.Errorf("record delivery %s: %w", key, err)
 	}
 	return nil
+}
+
+func (h *Handler) fromHeader() string {
+	name := h.FromName
+	if name == "" {
+		name = "TestPlanIt"
+	}
+	return (&mail.Address{Name: name, Address: h.From}).String()
 }
 
 // delivered reports whether key was already sent, with the notification ids
