@@ -31,7 +31,7 @@ vet: ## go vet
 .PHONY: lint
 lint: vet ## gofmt check, go vet and staticcheck (pinned)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
 .PHONY: bench
 bench: ## the benchmarks quoted in the README (real Redis/PostgreSQL)
