@@ -149,8 +149,10 @@ func (f *Forecaster) compute(ctx context.Context, scope func(context.Context, *s
 	defer func() {
 		// Temporary tables live as long as the session: drop them, or
 		// close the connection so that the pool never hands them out.
-		if dropErr := s.dropTemp(context.WithoutCancel(ctx)); dropErr != nil {
-			_ = conn.Conn().Close(context.WithoutCancel(ctx))
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if dropErr := s.dropTemp(cctx); dropErr != nil {
+			_ = conn.Conn().Close(cctx)
 		}
 		conn.Release()
 	}()
