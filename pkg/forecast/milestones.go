@@ -23,6 +23,10 @@ import (
 // "<tenantId>:" for a tenant.
 const ReminderLedgerKind = "milestone-reminder"
 
+// ReminderLedgerRetention is how long reminder ledger rows are kept; each
+// reminder run deletes older ones.
+const ReminderLedgerRetention = 7 * 24 * time.Hour
+
 // Enqueuer enqueues tasks; *asynq.Client satisfies it.
 type Enqueuer interface {
 	EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
@@ -227,6 +231,12 @@ func (m *Milestones) RemindDue(ctx context.Context, tenantID string) (ReminderSt
 			st.Enqueued++
 		}
 		st.AlreadySent = len(pairs) - len(fresh)
+		// Keys name their day, so rows of past days are never consulted
+		// again: keep a week for inspection, drop the rest.
+		if _, err := tx.Exec(ctx, `DELETE FROM worker.ledger WHERE kind = $1 AND created_at < $2`,
+			ReminderLedgerKind, now.Add(-ReminderLedgerRetention)); err != nil {
+			return fmt.Errorf("forecast: pruning the reminder ledger: %w", err)
+		}
 		return nil
 	})
 	if err != nil {

@@ -201,6 +201,8 @@ func TestMilestoneRemindersOncePerMilestoneUserAndDay(t *testing.T) {
 	// The next day: everyone is reminded again (the due-now milestone is
 	// now overdue).
 	clock.t = now.Add(24 * time.Hour)
+	f.exec(`INSERT INTO worker.ledger (kind, key, created_at) VALUES ($1, 'old', $2), ('other', 'old', $2)`,
+		forecast.ReminderLedgerKind, now.Add(-30*24*time.Hour))
 	st, err = m.RemindDue(f.ctx, "")
 	if err != nil || st.Enqueued != 5 {
 		t.Fatalf("next day: %+v %v", st, err)
@@ -208,6 +210,11 @@ func TestMilestoneRemindersOncePerMilestoneUserAndDay(t *testing.T) {
 	next := pendingReminders(t, insp)
 	if len(next) != 10 || next[forecast.ReminderTaskID("", w.dueNow, w.bob, "2026-03-11")].Title != "Milestone Overdue" {
 		t.Fatalf("next day: %d tasks", len(next))
+	}
+	var old, other int
+	if err := f.pool.QueryRow(f.ctx, `SELECT count(*) FILTER (WHERE kind = $1 AND key = 'old'),
+		count(*) FILTER (WHERE kind = 'other') FROM worker.ledger`, forecast.ReminderLedgerKind).Scan(&old, &other); err != nil || old != 0 || other != 1 {
+		t.Errorf("ledger pruning: %d old reminder rows, %d rows of another kind, %v", old, other, err)
 	}
 }
 
