@@ -38,7 +38,7 @@ bench: ## the benchmarks quoted in the README (real Redis/PostgreSQL)
 	@# Runtime and bare asynq alternate within each of 5 rounds, so machine noise hits both sides.
 	for i in 1 2 3 4 5; do $(GO) test -run '^$$' -bench 'RuntimeNoop|BareAsynqNoop' -benchtime 10000x -count 1 ./pkg/worker | grep '^Benchmark'; done
 	$(GO) test -run '^$$' -bench 'PickupLatency' -benchtime 200x -count 1 ./pkg/worker
-	@# Forecast: builds the 100,000-case / 20,000-link / 2,000,000-result data set once with COPY (about 75 s), then
+	@# Forecast: builds the 100,000-case / 20,000-link / 2,000,000-result data set once with COPY (about 30 s), then
 	@# times the nightly job (steady and cold) beside the SQL floor; 5 rounds, quote medians.
 	$(GO) test -run '^$$' -bench 'ForecastAll|ForecastSQLFloor' -benchtime 3x -count 5 -timeout 60m ./pkg/forecast
 	@# Email: one SMTP connection reused vs a new one per message, against a private mailpit on loopback
