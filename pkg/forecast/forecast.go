@@ -131,8 +131,9 @@ func (f *Forecaster) Case(ctx context.Context, caseID int) (Stats, error) {
 }
 
 // compute runs the shared algorithm: scope fills forecast_member (id, grp,
-// source) and forecast_run (id), or reports that there is nothing to do; then group forecasts, case writes and run
-// writes are the same for the nightly job and a single case.
+// source) and forecast_run (id), or reports that there is nothing to do;
+// then group forecasts, case writes and run writes are the same for the
+// nightly job and a single case.
 func (f *Forecaster) compute(ctx context.Context, scope func(context.Context, *session, *Stats) (bool, error)) (st Stats, err error) {
 	if f.DB == nil {
 		return st, errors.New("forecast: Forecaster.DB is nil")
