@@ -1,6 +1,8 @@
 package schedule
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -114,7 +116,7 @@ type fixedClock struct{ t time.Time }
 
 func (c *fixedClock) Now() time.Time { return c.t }
 
-func TestUpcomingKeepsTheOccurrenceForTheGracePeriod(t *testing.T) {
+func TestOccurrenceIDsFollowTheTicks(t *testing.T) {
 	clock := &fixedClock{}
 	p := NewProvider(ProviderOptions{
 		Overrides: Overrides{TimeZone: "Europe/Paris", Cron: map[string]string{EntryAutoComplete: "off", EntryMilestoneReminders: "off", EntryDigestSweep: "off"}},
@@ -122,17 +124,29 @@ func TestUpcomingKeepsTheOccurrenceForTheGracePeriod(t *testing.T) {
 	})
 	paris, _ := time.LoadLocation("Europe/Paris")
 	for _, tt := range []struct {
-		now  time.Time
-		want string
+		now   time.Time
+		fired string // an occurrence whose tick the scheduler saw before now
+		want  string
 	}{
-		{time.Date(2026, 11, 26, 2, 59, 59, 0, paris), "schedule:nightly-forecast:2026-11-26T02:00:00Z"},
-		{time.Date(2026, 11, 26, 3, 0, 0, 0, paris), "schedule:nightly-forecast:2026-11-26T02:00:00Z"},
-		{time.Date(2026, 11, 26, 3, 0, 1, 900_000_000, paris), "schedule:nightly-forecast:2026-11-26T02:00:00Z"},
-		{time.Date(2026, 11, 26, 3, 0, 2, 0, paris), "schedule:nightly-forecast:2026-11-27T02:00:00Z"},
+		{now: time.Date(2026, 11, 26, 2, 59, 59, 0, paris), want: "schedule:nightly-forecast:2026-11-26T02:00:00Z"},
+		{now: time.Date(2026, 11, 26, 3, 0, 0, 0, paris), want: "schedule:nightly-forecast:2026-11-26T02:00:00Z"},
+		{now: time.Date(2026, 11, 26, 3, 0, 1, 900_000_000, paris), want: "schedule:nightly-forecast:2026-11-26T02:00:00Z"},
+		// Past the grace, but the tick has not been seen (a late fire):
+		// the occurrence is held.
+		{now: time.Date(2026, 11, 26, 3, 0, 30, 0, paris), want: "schedule:nightly-forecast:2026-11-26T02:00:00Z"},
+		// Once it fired, the next occurrence's ID is registered.
+		{now: time.Date(2026, 11, 26, 3, 0, 31, 0, paris), fired: "schedule:nightly-forecast:2026-11-26T02:00:00Z", want: "schedule:nightly-forecast:2026-11-27T02:00:00Z"},
+		{now: time.Date(2026, 11, 27, 3, 0, 1, 0, paris), want: "schedule:nightly-forecast:2026-11-27T02:00:00Z"},
+		// Never fired: held for half the interval (12 h), then replaced.
+		{now: time.Date(2026, 11, 27, 14, 59, 59, 0, paris), want: "schedule:nightly-forecast:2026-11-27T02:00:00Z"},
+		{now: time.Date(2026, 11, 27, 15, 0, 1, 0, paris), want: "schedule:nightly-forecast:2026-11-28T02:00:00Z"},
 		// Summer time: 03:00 in Paris is 01:00 UTC.
-		{time.Date(2026, 7, 1, 12, 0, 0, 0, paris), "schedule:nightly-forecast:2026-07-02T01:00:00Z"},
+		{now: time.Date(2026, 7, 1, 12, 0, 0, 0, paris), want: "schedule:nightly-forecast:2026-07-02T01:00:00Z"},
 	} {
 		clock.t = tt.now
+		if tt.fired != "" {
+			p.fired(tt.fired)
+		}
 		configs, err := p.GetConfigs()
 		if err != nil {
 			t.Fatal(err)
@@ -170,4 +184,37 @@ func specs(cfg Config) string {
 		s = append(s, e.Name+"="+e.Spec())
 	}
 	return strings.Join(s, ";")
+}
+
+func TestAChangedSpecIsNotHeldToTheOldOccurrence(t *testing.T) {
+	clock := &fixedClock{t: time.Date(2026, 11, 26, 2, 59, 0, 0, time.UTC)}
+	file := filepath.Join(t.TempDir(), "s.yaml")
+	write := func(s string) {
+		if err := os.WriteFile(file, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("entries: {nightly-forecast: {cron: \"0 3 * * *\"}, auto-complete-milestones: {disabled: true}, milestone-reminders: {disabled: true}, digest-sweep: {disabled: true}}")
+	p := NewProvider(ProviderOptions{File: file, Clock: clock})
+	id := func() string {
+		t.Helper()
+		configs, err := p.GetConfigs()
+		if err != nil || len(configs) != 1 {
+			t.Fatalf("%d configs, %v", len(configs), err)
+		}
+		for _, o := range configs[0].Opts {
+			if o.Type() == asynqTaskIDOpt {
+				return o.Value().(string)
+			}
+		}
+		return ""
+	}
+	if got := id(); got != "schedule:nightly-forecast:2026-11-26T03:00:00Z" {
+		t.Fatal(got)
+	}
+	write("entries: {nightly-forecast: {cron: \"0 4 * * *\"}, auto-complete-milestones: {disabled: true}, milestone-reminders: {disabled: true}, digest-sweep: {disabled: true}}")
+	clock.t = time.Date(2026, 11, 26, 3, 0, 30, 0, time.UTC)
+	if got := id(); got != "schedule:nightly-forecast:2026-11-26T04:00:00Z" {
+		t.Fatalf("after the change: %s", got)
+	}
 }

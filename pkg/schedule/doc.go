@@ -13,5 +13,6 @@
 // upcoming occurrence; after each occurrence the manager's next sync sees a
 // changed config and re-registers the entry with the following occurrence's ID.
 // Grace and SyncInterval are chosen so that this always happens between two
-// occurrences (see [Timing]).
+// occurrences (see [Timing]); a tick that comes late keeps its occurrence's ID
+// until it fires, up to half the interval to the next occurrence.
 package schedule

@@ -35,6 +35,8 @@ type Provider struct {
 	mu      sync.Mutex
 	last    *Config // the last valid configuration
 	lastErr string  // the last reported error, not to repeat it every sync
+	pending map[string]registered
+	firedAt map[string]time.Time
 }
 
 // ProviderOptions configure a [Provider].
@@ -55,7 +57,8 @@ type ProviderOptions struct {
 // NewProvider returns a provider. Call [Provider.Load] once to check the
 // configuration before starting.
 func NewProvider(o ProviderOptions) *Provider {
-	p := &Provider{overrides: o.Overrides, file: o.File, timing: o.Timing.WithDefaults(), clock: o.Clock, log: o.Logger}
+	p := &Provider{overrides: o.Overrides, file: o.File, timing: o.Timing.WithDefaults(), clock: o.Clock, log: o.Logger,
+		pending: map[string]registered{}, firedAt: map[string]time.Time{}}
 	if p.clock == nil {
 		p.clock = systemClock{}
 	}
@@ -132,16 +135,72 @@ type Occurrence struct {
 	TaskID string
 }
 
-// Upcoming returns the occurrence each entry of cfg is registered for at
-// now: the first one after now minus the grace period, so that an
-// occurrence's ID stays registered for Grace after its tick.
-func (p *Provider) Upcoming(cfg Config, now time.Time) []Occurrence {
+// registered is the occurrence an entry was last registered for.
+type registered struct {
+	spec string
+	at   time.Time
+}
+
+// upcoming returns the occurrence each entry of cfg is to be registered for
+// at now: the first one after now minus the grace period, so that an
+// occurrence's ID stays registered for Grace after its tick. If an entry's
+// tick has not been seen yet (a stalled or CPU-throttled process fires
+// late), its occurrence is kept up to half the interval to the next one,
+// rather than replaced before it fires.
+func (p *Provider) upcoming(cfg Config, now time.Time) []Occurrence {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	occ := make([]Occurrence, 0, len(cfg.Entries))
 	for _, e := range cfg.Entries {
 		at := e.Next(now.Add(-p.timing.Grace))
+		if prev, ok := p.pending[e.Name]; ok && prev.spec == e.Spec() && prev.at.Before(at) &&
+			!p.firedAt[e.Name].Equal(prev.at) && now.Before(prev.at.Add(hold(e, prev.at))) {
+			at = prev.at
+		}
+		p.pending[e.Name] = registered{spec: e.Spec(), at: at}
 		occ = append(occ, Occurrence{Entry: e, At: at, TaskID: OccurrenceID(e.Name, at)})
 	}
 	return occ
+}
+
+// hold is how long after occurrence at its ID may stay registered: half the
+// interval to the next occurrence, which leaves the other half (at least
+// SyncInterval + Grace, see Timing) to register the next one.
+func hold(e Entry, at time.Time) time.Duration { return e.Next(at).Sub(at) / 2 }
+
+// fired records that the entry of the occurrence ID fired (whatever the
+// enqueue's outcome), so that the next sync moves it to its next occurrence.
+func (p *Provider) fired(taskID string) {
+	name, ok := EntryOf(taskID)
+	at, ok2 := occurrenceOf(taskID)
+	if !ok || !ok2 {
+		return
+	}
+	p.mu.Lock()
+	p.firedAt[name] = at
+	p.mu.Unlock()
+}
+
+// stale reports whether an occurrence ID is older than its entry could still
+// be registered for: a conflict on it is not another scheduler's enqueue.
+func (p *Provider) stale(taskID string, now time.Time) bool {
+	name, ok := EntryOf(taskID)
+	at, ok2 := occurrenceOf(taskID)
+	if !ok || !ok2 {
+		return false
+	}
+	p.mu.Lock()
+	cfg := p.last
+	p.mu.Unlock()
+	limit := p.timing.Grace
+	if cfg != nil {
+		for _, e := range cfg.Entries {
+			if e.Name == name {
+				limit = max(limit, hold(e, at))
+			}
+		}
+	}
+	return now.Sub(at) > limit
 }
 
 // GetConfigs implements asynq.PeriodicTaskConfigProvider.
@@ -151,7 +210,7 @@ func (p *Provider) GetConfigs() ([]*asynq.PeriodicTaskConfig, error) {
 		return nil, err
 	}
 	var out []*asynq.PeriodicTaskConfig
-	for _, o := range p.Upcoming(cfg, p.clock.Now()) {
+	for _, o := range p.upcoming(cfg, p.clock.Now()) {
 		opts, err := task.DefaultOptions(o.Entry.TaskType, nil)
 		if err != nil {
 			return nil, err

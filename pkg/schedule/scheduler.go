@@ -39,7 +39,6 @@ type Scheduler struct {
 	provider *Provider
 	log      *slog.Logger
 
-	grace      time.Duration
 	redis      asynq.RedisConnOpt
 	prune      time.Duration
 	pruneMin   time.Duration
@@ -57,7 +56,7 @@ func New(o Options) (*Scheduler, error) {
 		return nil, errors.New("schedule: Options.Redis and Options.Provider are required")
 	}
 	timing := o.Timing.WithDefaults()
-	s := &Scheduler{provider: o.Provider, log: o.Logger, redis: o.Redis, prune: o.HistoryPruneInterval, grace: timing.Grace}
+	s := &Scheduler{provider: o.Provider, log: o.Logger, redis: o.Redis, prune: o.HistoryPruneInterval}
 	if s.prune == 0 {
 		s.prune = 10 * time.Minute
 	}
@@ -165,6 +164,7 @@ func (s *Scheduler) postEnqueue(info *asynq.TaskInfo, err error) {
 	if err != nil || info == nil {
 		return // enqueueError reports it
 	}
+	s.provider.fired(info.ID)
 	name, _ := EntryOf(info.ID)
 	s.enqueued.WithLabelValues(name).Inc()
 	s.log.Info("occurrence enqueued", "entry", name, "task_id", info.ID, "type", info.Type, "queue", info.Queue)
@@ -178,7 +178,8 @@ func (s *Scheduler) enqueueError(t *asynq.Task, opts []asynq.Option, err error) 
 		}
 	}
 	name, _ := EntryOf(id)
-	if at, ok := occurrenceOf(id); ok && errors.Is(err, asynq.ErrTaskIDConflict) && time.Since(at) > s.grace {
+	s.provider.fired(id)
+	if errors.Is(err, asynq.ErrTaskIDConflict) && s.provider.stale(id, time.Now()) {
 		// The entry fired long after the occurrence its ID names: the
 		// configuration sync lagged and this occurrence was not enqueued.
 		s.failed.WithLabelValues(name).Inc()
