@@ -55,8 +55,7 @@ func TestKill9MidTaskUnderSupervisordCompletesOnce(t *testing.T) {
 
 	client := asynq.NewClient(opt)
 	defer client.Close()
-	insp := asynq.NewInspector(opt)
-	defer insp.Close()
+	insp := inspector(t, opt, db)
 	enqueue(t, client, effect{Key: "victim", Gate: true})
 	for i := range 5 {
 		enqueue(t, client, effect{Key: fmt.Sprintf("bystander-%d", i)})
@@ -115,15 +114,13 @@ func TestRedisAOFRestartLosesNoTask(t *testing.T) {
 	}
 	db := newEffectDB(t)
 	rs := startRedis(t)
-	defer rs.stop(t)
 	opt := asynq.RedisClientOpt{Addr: rs.addr}
 	startWorker(t, workerEnv("redis://"+rs.addr+"/0", db.url, "NOTIFICATION_CONCURRENCY=2"),
 		filepath.Join(t.TempDir(), "faultworker.log"))
 
 	client := asynq.NewClient(opt)
 	defer client.Close()
-	insp := asynq.NewInspector(opt)
-	defer insp.Close()
+	insp := inspector(t, opt, db)
 	const n = 60
 	for i := range n {
 		enqueue(t, client, effect{Key: fmt.Sprintf("t-%03d", i), HoldMS: 50})
@@ -169,8 +166,7 @@ func TestPostgresOutageRetriesWithoutLossOrDuplicates(t *testing.T) {
 
 	client := asynq.NewClient(opt)
 	defer client.Close()
-	insp := asynq.NewInspector(opt)
-	defer insp.Close()
+	insp := inspector(t, opt, db)
 	for i := range 10 {
 		enqueue(t, client, effect{Key: fmt.Sprintf("before-%d", i)})
 	}
@@ -257,10 +253,19 @@ type redisServer struct {
 	done      chan error
 }
 
+// startRedis starts it on a port outside the kernel's ephemeral range, so
+// that no outgoing connection takes the port while the server restarts. It
+// is stopped after the test's later cleanups (the worker's) have run.
 func startRedis(t *testing.T) *redisServer {
 	t.Helper()
-	rs := &redisServer{addr: "127.0.0.1:" + strconv.Itoa(freePort(t)), dir: t.TempDir()}
+	rs := &redisServer{addr: "127.0.0.1:" + strconv.Itoa(listenablePort(t, 20000, 32000)), dir: t.TempDir()}
 	rs.start(t)
+	t.Cleanup(func() {
+		rs.stop(t)
+		if t.Failed() {
+			dumpFile(t, filepath.Join(rs.dir, "redis.log"))
+		}
+	})
 	return rs
 }
 

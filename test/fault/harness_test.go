@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -307,15 +308,35 @@ func dumpFile(t *testing.T, path string) {
 	t.Logf("---- %s (tail) ----\n%s", filepath.Base(path), b)
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
+// listenablePort returns a port in [lo, hi) on 127.0.0.1 that was free a
+// moment ago, picked at random.
+func listenablePort(t *testing.T, lo, hi int) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		port := lo + rand.IntN(hi-lo)
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			ln.Close()
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatalf("no free port in [%d, %d)", lo, hi)
+	return 0
+}
+
+// inspector returns an inspector closed at cleanup; if the test failed, it
+// first logs the queue's counts and the effects counted, for the diagnosis.
+func inspector(t *testing.T, opt asynq.RedisConnOpt, db effectDB) *asynq.Inspector {
+	t.Helper()
+	insp := asynq.NewInspector(opt)
+	t.Cleanup(func() {
+		if t.Failed() {
+			qi, err := insp.GetQueueInfo(queue)
+			t.Logf("at the end: queue %+v (%v), %d effects, %d ledger rows", qi, err, db.counter(t), db.ledger(t))
+		}
+		insp.Close()
+	})
+	return insp
 }
 
 // queueEmpty reports whether nothing of the queue is left to run or lost:
