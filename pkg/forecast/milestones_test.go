@@ -283,3 +283,43 @@ func keys[V any](m map[string]V) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestConcurrentReminderRunsSendOnce runs the scheduled job and a manual
+// trigger at the same moment: the ledger rows of the first transaction make
+// the second wait, then find every reminder already sent.
+func TestConcurrentReminderRunsSendOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	buildReminders(f)
+	opt, _ := testenv.Redis(t)
+	client := asynq.NewClient(opt)
+	defer client.Close()
+	m := &forecast.Milestones{DB: f.pool, Enqueuer: client, Clock: &fixedClock{now}}
+
+	results := make(chan forecast.ReminderStats, 4)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			st, err := m.RemindDue(f.ctx, "")
+			results <- st
+			errs <- err
+		}()
+	}
+	enqueued, already := 0, 0
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		st := <-results
+		enqueued += st.Enqueued
+		already += st.AlreadySent
+	}
+	if enqueued != 5 || already != 15 {
+		t.Errorf("enqueued %d, already sent %d; want 5 and 15", enqueued, already)
+	}
+	insp := asynq.NewInspector(opt)
+	defer insp.Close()
+	if n := len(pendingReminders(t, insp)); n != 5 {
+		t.Errorf("%d reminders, want 5", n)
+	}
+}
