@@ -241,7 +241,7 @@ func (s *session) createTemp(ctx context.Context) error {
 }
 
 // allMembers finds the link groups of every non-deleted case with a
-// union-find over the links, read in one pass (8 bytes per linked case), and
+// union-find over the links, read in one pass (a map entry per linked case), and
 // copies the labels of the linked cases to forecast_label: no iteration, so
 // the cost does not depend on how long the chains of links are.
 func (s *session) allMembers(ctx context.Context, st *Stats) error {
@@ -291,18 +291,26 @@ func (s *session) allMembers(ctx context.Context, st *Stats) error {
 	if err != nil {
 		return fmt.Errorf("forecast: reading links: %w", err)
 	}
-	labels := make([][]any, 0, len(parent))
-	roots := map[int32]bool{}
+	ids := make([]int32, 0, len(parent))
 	for id := range parent {
-		r := find(id)
-		roots[r] = true
-		labels = append(labels, []any{id, r})
+		ids = append(ids, id)
+		if find(id) == id {
+			st.Groups++
+		}
 	}
-	st.Groups = int64(len(roots))
 	if err := s.exec(ctx, "labels", `CREATE TEMP TABLE forecast_label (id int PRIMARY KEY, grp int NOT NULL)`); err != nil {
 		return err
 	}
-	if _, err := s.conn.CopyFrom(ctx, pgx.Identifier{"forecast_label"}, []string{"id", "grp"}, pgx.CopyFromRows(labels)); err != nil {
+	next := 0
+	rowsOut := pgx.CopyFromFunc(func() ([]any, error) {
+		if next == len(ids) {
+			return nil, nil
+		}
+		id := ids[next]
+		next++
+		return []any{id, find(id)}, nil
+	})
+	if _, err := s.conn.CopyFrom(ctx, pgx.Identifier{"forecast_label"}, []string{"id", "grp"}, rowsOut); err != nil {
 		return fmt.Errorf("forecast: writing labels: %w", err)
 	}
 	if err := s.exec(ctx, "cases", `
