@@ -99,6 +99,7 @@ func New(o Options) (*Scheduler, error) {
 			PostEnqueueFunc:   s.postEnqueue,
 			// EnqueueErrorHandler is the only hook that sees the options
 			// (hence the task ID) of a failed enqueue.
+			//lint:ignore SA1019 PostEnqueueFunc gets no task ID on error.
 			EnqueueErrorHandler: s.enqueueError,
 		},
 	})
