@@ -18,6 +18,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/testplanit/tpi-workers/internal/testenv"
+	"github.com/testplanit/tpi-workers/pkg/postgres"
+	"github.com/testplanit/tpi-workers/pkg/task"
 )
 
 // gateKey is the advisory lock a gated task waits for (faultworker's
@@ -101,6 +103,92 @@ func TestKill9MidTaskUnderSupervisordCompletesOnce(t *testing.T) {
 		t.Errorf("queue not empty or tasks archived: %+v", qi)
 	}
 	if log := sv.log(t, "supervisord.log"); !strings.Contains(log, "exited: faultworker (terminated by SIGKILL; not expected)") {
+		t.Errorf("supervisord.log does not record the kill:\n%s", log)
+	}
+}
+
+// (1b) The same with the real notification-worker: kill -9 while its
+// create-notification waits for a table lock held by the test. The dead
+// worker's INSERT still commits when the lock goes (PostgreSQL notices the
+// client is gone only afterwards); the retry after the lease must neither
+// duplicate the notification (deterministic id) nor lose the immediate
+// email (enqueued once, with a deterministic task ID).
+func TestKill9RealNotificationWorkerCreatesOnce(t *testing.T) {
+	t.Parallel()
+	pool, dbURL := testenv.Postgres(t)
+	ctx := context.Background()
+	if err := postgres.Seed(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	var bob string // IN_APP_EMAIL_IMMEDIATE in the seed
+	if err := pool.QueryRow(ctx, `SELECT id FROM "User" WHERE email = 'bob@example.com'`).Scan(&bob); err != nil {
+		t.Fatal(err)
+	}
+	opt, valkeyURL := testenv.Redis(t)
+	sv := startSupervisor(t, workerEnv(valkeyURL, dbURL), "notification-worker")
+	pid1 := sv.waitRunning(t, "notification-worker", 0)
+
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `LOCK TABLE "Notification" IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+
+	client := asynq.NewClient(opt)
+	defer client.Close()
+	insp := asynq.NewInspector(opt)
+	defer insp.Close()
+	nt, err := task.NewCreateNotification(task.CreateNotification{UserID: bob, Type: task.NotificationTypeWorkAssigned,
+		Title: "Kill -9 survivor", Message: "assigned to you"}, asynq.TaskID("kill9-real"), asynq.Retention(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Enqueue(nt); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, func() bool {
+		var n int
+		_ = pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO "Notification"%'`).Scan(&n)
+		return n == 1
+	}, "create-notification waits for the table lock, in the middle of the task")
+
+	if err := syscall.Kill(pid1, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	pid2 := sv.waitRunning(t, "notification-worker", pid1)
+	t.Logf("notification-worker killed (pid %d), restarted by supervisord as pid %d", pid1, pid2)
+	if err := tx.Rollback(ctx); err != nil { // releases the lock
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	var ti *asynq.TaskInfo
+	testenv.Eventually(t, 150*time.Second, func() bool {
+		ti, err = insp.GetTaskInfo(task.QueueNotifications, "kill9-real")
+		return err == nil && ti.State == asynq.TaskStateCompleted
+	}, "the killed task comes back through the lease and completes")
+	t.Logf("completed %s after the restart, retried %d", time.Since(start).Round(time.Second), ti.Retried)
+	if ti.Retried != 1 {
+		t.Errorf("retried %d times, want 1 (the lease expiry after the kill)", ti.Retried)
+	}
+	var rows int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM "Notification" WHERE "userId" = $1 AND title = 'Kill -9 survivor'`, bob).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 1 {
+		t.Errorf("%d notifications, want exactly 1", rows)
+	}
+	emails, err := insp.GetQueueInfo(task.QueueEmails)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if emails.Size != 1 {
+		t.Errorf("%d tasks on the emails queue, want exactly 1 immediate email", emails.Size)
+	}
+	if log := sv.log(t, "supervisord.log"); !strings.Contains(log, "exited: notification-worker (terminated by SIGKILL; not expected)") {
 		t.Errorf("supervisord.log does not record the kill:\n%s", log)
 	}
 }

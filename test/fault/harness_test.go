@@ -4,8 +4,9 @@
 // pushed over its memory limit. Effects are counted in PostgreSQL, so each
 // test tells "exactly once" apart from "lost" and "twice".
 //
-// The worker under test is ./faultworker: the real runtime (pkg/worker)
-// around one idempotent handler. TestMain builds it once.
+// The workers under test are ./faultworker (the real runtime, pkg/worker,
+// around one idempotent handler whose effect is counted) and the real
+// notification-worker. TestMain builds them once.
 package fault
 
 import (
@@ -29,7 +30,7 @@ import (
 	"github.com/testplanit/tpi-workers/internal/testenv"
 )
 
-// binDir holds the faultworker binary built by TestMain.
+// binDir holds the binaries built by TestMain.
 var binDir string
 
 // repoRoot is the module root, where deploy/ lives.
@@ -53,11 +54,11 @@ func buildAndRun(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binDir = dir
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "faultworker"), "./test/fault/faultworker")
+	build := exec.Command("go", "build", "-o", dir+"/", "./test/fault/faultworker", "./cmd/notification-worker")
 	build.Dir = root
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building faultworker: %v\n%s", err, out)
+		fmt.Fprintf(os.Stderr, "building the workers under test: %v\n%s", err, out)
 		return 1
 	}
 	return m.Run()
