@@ -304,8 +304,7 @@ func TestAllMatchesAReferenceOnGeneratedData(t *testing.T) {
 		}
 		cases[id] = &caseRow{source: src, parent: id}
 	}
-	var find func(int) int
-	find = func(x int) int {
+	find := func(x int) int {
 		for cases[x].parent != x {
 			x = cases[x].parent
 		}

@@ -227,8 +227,6 @@ func Generate(ctx context.Context, db *pgxpool.Pool, b Base, s Sizes) (Report, e
 		}
 
 		// Run cases: every manual case in RunsPerCase distinct runs.
-		type runCase struct{ run, repoCase int }
-		var rcs []runCase
 		var rcRows [][]any
 		for i, id := range ids {
 			if sources[i] != "MANUAL" {
@@ -243,7 +241,6 @@ func Generate(ctx context.Context, db *pgxpool.Pool, b Base, s Sizes) (Report, e
 				} else {
 					status = pending[rng.IntN(len(pending))]
 				}
-				rcs = append(rcs, runCase{r.id, id})
 				rcRows = append(rcRows, []any{r.id, id, len(rcRows), status, users[rng.IntN(len(users))], r.closed})
 			}
 		}
