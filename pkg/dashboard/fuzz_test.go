@@ -1,0 +1,63 @@
+package dashboard
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/testplanit/tpi-workers/pkg/task"
+)
+
+// FuzzParseEnqueue feeds arbitrary bodies to the enqueue API's parser: it
+// must not panic, and what it accepts names a known type and valid options.
+func FuzzParseEnqueue(f *testing.F) {
+	for _, s := range []string{
+		benchBody,
+		`{"type":"notifications:send-daily-digest"}`,
+		`{"type":"elasticsearch-reindex:reindex","payload":{"entityType":"all"},"options":{"jobId":"x","delay":5,"maxRetry":1,"timeout":"2s","retention":"1h"}}`,
+		`{"type":"x","options":{"processAt":"2030-01-01T00:00:00Z"}}`,
+		`{"type":`, `[]`, `null`, `{"type":"notifications:send-daily-digest","options":{"taskId":"\u0000"}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, opts, err := parseEnqueue(body)
+		if err != nil {
+			return
+		}
+		if _, ok := task.QueueOf(req.Type); !ok {
+			t.Fatalf("accepted unknown type %q", req.Type)
+		}
+		if req.Options.TaskID != "" && checkTaskID(req.Options.TaskID) != nil {
+			t.Fatalf("accepted task ID %q", req.Options.TaskID)
+		}
+		_, _ = task.New(req.Type, req.Payload, opts...) // must not panic
+	})
+}
+
+// FuzzAuthorization feeds arbitrary Authorization headers: only the exact
+// credentials grant a role.
+func FuzzAuthorization(f *testing.F) {
+	creds := Credentials{AdminUser: "admin", AdminPasswordHash: dummyHash, AdminTokenHash: HashToken(adminToken), ProducerTokenHash: HashToken(producerToken)}
+	a := newAuthenticator(creds, false)
+	for _, s := range []string{"Bearer " + adminToken, "Bearer " + producerToken, "Basic YWRtaW46eA==", "Basic", "Bearer", "", "bearer  " + adminToken} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		r, _ := http.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", h)
+		switch role := a.role(r); role {
+		case RoleNone:
+		case RoleAdmin:
+			if strings.TrimSpace(h[strings.IndexByte(h, ' ')+1:]) != adminToken {
+				t.Fatalf("%q granted admin", h)
+			}
+		case RoleProducer:
+			if strings.TrimSpace(h[strings.IndexByte(h, ' ')+1:]) != producerToken {
+				t.Fatalf("%q granted producer", h)
+			}
+		default:
+			t.Fatalf("%q granted %s", h, role)
+		}
+	})
+}
