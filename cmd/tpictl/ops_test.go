@@ -311,3 +311,35 @@ func TestSecrets(t *testing.T) {
 		t.Fatalf("token %q hash %q", tok, hash)
 	}
 }
+
+func TestRemoveActiveTaskNeedsForce(t *testing.T) {
+	opt, url := testenv.Redis(t)
+	env := map[string]string{"VALKEY_URL": url}
+	insp := asynq.NewInspector(opt)
+	defer insp.Close()
+	q := task.QueueNotifications
+	srv := asynq.NewServer(opt, asynq.Config{Concurrency: 1, Queues: map[string]int{q: 1}, LogLevel: asynq.FatalLevel, TaskCheckInterval: 10 * time.Millisecond})
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(task.TypeSendDailyDigest, func(ctx context.Context, _ *asynq.Task) error {
+		<-ctx.Done() // runs until cancelled
+		return ctx.Err()
+	})
+	if err := srv.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	enqueueDigests(t, env, 1)
+	testenv.Eventually(t, 10*time.Second, func() bool { return queueInfo(t, insp, q).Active == 1 }, "the task to run")
+
+	if _, err := runCLI(t, env, "", "remove", q, "d0", "--yes"); err == nil || !strings.Contains(err.Error(), "is active (a worker is running it): add --force") {
+		t.Fatalf("remove active: %v", err)
+	}
+	out, err := runCLI(t, env, "", "remove", q, "d0", "--force", "--yes")
+	if err != nil || !strings.Contains(out, "cancellation of running task d0 sent") {
+		t.Fatalf("remove --force: %q %v", out, err)
+	}
+	testenv.Eventually(t, 10*time.Second, func() bool { return queueInfo(t, insp, q).Active == 0 }, "the task cancelled")
+	if out, err := runCLI(t, env, "", "remove", q, "d0", "--yes"); err != nil || !strings.Contains(out, "task d0 removed") {
+		t.Fatalf("remove after cancel: %q %v", out, err)
+	}
+}
