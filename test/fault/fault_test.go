@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/testplanit/tpi-workers/internal/testenv"
+	"github.com/testplanit/tpi-workers/pkg/notify"
 	"github.com/testplanit/tpi-workers/pkg/postgres"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
@@ -108,9 +109,10 @@ func TestKill9MidTaskUnderSupervisordCompletesOnce(t *testing.T) {
 }
 
 // (1b) The same with the real notification-worker: kill -9 while its
-// create-notification waits for a table lock held by the test. The dead
-// worker's INSERT still commits when the lock goes (PostgreSQL notices the
-// client is gone only afterwards); the retry after the lease must neither
+// create-notification waits at its INSERT (the test holds an uncommitted row
+// with the same id). The dead worker's INSERT still commits when the test
+// rolls back (PostgreSQL notices the client is gone only afterwards), but
+// the email was never enqueued; the retry after the lease must neither
 // duplicate the notification (deterministic id) nor lose the immediate
 // email (enqueued once, with a deterministic task ID).
 func TestKill9RealNotificationWorkerCreatesOnce(t *testing.T) {
@@ -128,12 +130,16 @@ func TestKill9RealNotificationWorkerCreatesOnce(t *testing.T) {
 	sv := startSupervisor(t, workerEnv(valkeyURL, dbURL), "notification-worker")
 	pid1 := sv.waitRunning(t, "notification-worker", 0)
 
+	// An uncommitted row with the notification's deterministic id: the
+	// handler's INSERT ... ON CONFLICT waits for this transaction to end.
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `LOCK TABLE "Notification" IN ACCESS EXCLUSIVE MODE`); err != nil {
+	_, err = tx.Exec(ctx, `INSERT INTO "Notification" (id, "userId", type, title, message, "createdAt", "updatedAt")
+		VALUES ($1, $2, 'WORK_ASSIGNED', 'placeholder', '', now(), now())`, notify.NotificationID(task.QueueNotifications, "kill9-real"), bob)
+	if err != nil {
 		t.Fatal(err)
 	}
 
@@ -153,15 +159,27 @@ func TestKill9RealNotificationWorkerCreatesOnce(t *testing.T) {
 		var n int
 		_ = pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO "Notification"%'`).Scan(&n)
 		return n == 1
-	}, "create-notification waits for the table lock, in the middle of the task")
+	}, "create-notification waits at its INSERT, in the middle of the task")
 
 	if err := syscall.Kill(pid1, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	pid2 := sv.waitRunning(t, "notification-worker", pid1)
 	t.Logf("notification-worker killed (pid %d), restarted by supervisord as pid %d", pid1, pid2)
-	if err := tx.Rollback(ctx); err != nil { // releases the lock
+	if err := tx.Rollback(ctx); err != nil { // the INSERT of the dead worker goes on
 		t.Fatal(err)
+	}
+	countRows := func() int {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM "Notification" WHERE "userId" = $1 AND title = 'Kill -9 survivor'`, bob).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	testenv.Eventually(t, 10*time.Second, func() bool { return countRows() == 1 },
+		"the dead worker's INSERT commits once the conflicting row is gone")
+	if ti, err := insp.GetTaskInfo(task.QueueNotifications, "kill9-real"); err != nil || ti.State != asynq.TaskStateActive {
+		t.Fatalf("before the lease expires the task stays active: %+v %v", ti, err)
 	}
 
 	start := time.Now()
@@ -174,11 +192,7 @@ func TestKill9RealNotificationWorkerCreatesOnce(t *testing.T) {
 	if ti.Retried != 1 {
 		t.Errorf("retried %d times, want 1 (the lease expiry after the kill)", ti.Retried)
 	}
-	var rows int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM "Notification" WHERE "userId" = $1 AND title = 'Kill -9 survivor'`, bob).Scan(&rows); err != nil {
-		t.Fatal(err)
-	}
-	if rows != 1 {
+	if rows := countRows(); rows != 1 {
 		t.Errorf("%d notifications, want exactly 1", rows)
 	}
 	emails, err := insp.GetQueueInfo(task.QueueEmails)
