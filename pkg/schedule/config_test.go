@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,7 +196,7 @@ func TestAChangedSpecIsNotHeldToTheOldOccurrence(t *testing.T) {
 		}
 	}
 	write("entries: {nightly-forecast: {cron: \"0 3 * * *\"}, auto-complete-milestones: {disabled: true}, milestone-reminders: {disabled: true}, digest-sweep: {disabled: true}}")
-	p := NewProvider(ProviderOptions{File: file, Clock: clock})
+	p := NewProvider(ProviderOptions{File: file, Clock: clock, Logger: slog.New(slog.DiscardHandler)})
 	id := func() string {
 		t.Helper()
 		configs, err := p.GetConfigs()

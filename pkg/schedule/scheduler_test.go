@@ -259,7 +259,7 @@ func TestConflictOnAStaleIDIsAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	tk := asynq.NewTask(task.TypeSendDailyDigest, []byte("{}"))
-	fresh := OccurrenceID(EntryDigestSweep, time.Now().Truncate(time.Second))
+	fresh := OccurrenceID(EntryDigestSweep, time.Now().Add(time.Second)) // IDs have whole seconds: not in the past
 	stale := OccurrenceID(EntryDigestSweep, time.Now().Add(-15*time.Minute).Truncate(time.Second))
 	s.enqueueError(tk, []asynq.Option{asynq.Queue(task.QueueNotifications), asynq.TaskID(fresh)}, asynq.ErrTaskIDConflict)
 	s.enqueueError(tk, []asynq.Option{asynq.TaskID(stale)}, asynq.ErrTaskIDConflict)
