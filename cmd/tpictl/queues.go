@@ -175,4 +175,3 @@ func queueOp(c *cli, args []string, done string, op func(*asynq.Inspector, strin
 	fmt.Fprintf(c.out, "%s %s\n", args[0], done)
 	return nil
 }
-

@@ -198,8 +198,10 @@ func (a *App) Run(ctx context.Context) error {
 		case sig := <-sigs:
 			if isStopSignal(sig) {
 				if state(st.Load()) == stateRunning {
-					st.Store(int32(stateStopped))
+					// Report "stopped" only once the processor has
+					// really stopped taking tasks.
 					srv.Stop()
+					st.Store(int32(stateStopped))
 					log.Info("SIGTSTP: stopped fetching new tasks; send SIGTERM to exit")
 				}
 				continue
