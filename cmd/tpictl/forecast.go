@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 
@@ -60,19 +59,13 @@ func cmdForecast(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	opt, err := c.redis()
-	if err != nil {
+	info, dup, err := c.enqueue(ctx, t)
+	switch {
+	case err != nil:
 		return err
-	}
-	client := asynq.NewClient(opt)
-	defer client.Close()
-	info, err := client.EnqueueContext(ctx, t)
-	if errors.Is(err, asynq.ErrTaskIDConflict) {
+	case dup:
 		fmt.Fprintf(c.out, "already enqueued: %s\n", t.Type())
 		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("enqueue %s: %w", t.Type(), err)
 	}
 	fmt.Fprintf(c.out, "enqueued %s on %s: id=%s\n", info.Type, info.Queue, info.ID)
 	return nil

@@ -35,6 +35,25 @@ func (c *cli) inspector() (*asynq.Inspector, error) {
 	return asynq.NewInspector(opt), nil
 }
 
+// enqueue sends t to VALKEY_URL. A task ID that is already taken is not an
+// error: the task exists, which is what the caller wanted; dup reports it.
+func (c *cli) enqueue(ctx context.Context, t *asynq.Task) (info *asynq.TaskInfo, dup bool, err error) {
+	opt, err := c.redis()
+	if err != nil {
+		return nil, false, err
+	}
+	client := asynq.NewClient(opt)
+	defer client.Close()
+	info, err = client.EnqueueContext(ctx, t)
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("enqueue %s: %w", t.Type(), err)
+	}
+	return info, false, nil
+}
+
 func cmdEnqueue(ctx context.Context, c *cli, args []string) error {
 	fs := flag.NewFlagSet("enqueue", flag.ContinueOnError)
 	id := fs.String("id", "", "task ID (an existing ID makes this a no-op)")
@@ -65,19 +84,13 @@ func cmdEnqueue(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	opt, err := c.redis()
-	if err != nil {
-		return err
-	}
-	client := asynq.NewClient(opt)
-	defer client.Close()
-	info, err := client.EnqueueContext(ctx, t)
+	info, dup, err := c.enqueue(ctx, t)
 	switch {
-	case errors.Is(err, asynq.ErrTaskIDConflict):
+	case err != nil:
+		return err
+	case dup:
 		fmt.Fprintf(c.out, "already enqueued: %s (task ID %s exists)\n", t.Type(), *id)
 		return nil
-	case err != nil:
-		return fmt.Errorf("enqueue %s: %w", t.Type(), err)
 	}
 	fmt.Fprintf(c.out, "enqueued %s on %s: id=%s state=%s\n", info.Type, info.Queue, info.ID, info.State)
 	return nil

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -92,19 +91,13 @@ func cmdTrigger(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	opt, err := c.redis()
-	if err != nil {
-		return err
-	}
-	client := asynq.NewClient(opt)
-	defer client.Close()
-	info, err := client.EnqueueContext(ctx, t)
+	info, dup, err := c.enqueue(ctx, t)
 	switch {
-	case errors.Is(err, asynq.ErrTaskIDConflict):
-		fmt.Fprintf(c.out, "already triggered: task %s exists\n", *id)
-		return nil
 	case err != nil:
 		return fmt.Errorf("trigger %s: %w", name, err)
+	case dup:
+		fmt.Fprintf(c.out, "already triggered: task %s exists\n", *id)
+		return nil
 	}
 	fmt.Fprintf(c.out, "triggered %s: %s on %s, id=%s\n", name, info.Type, info.Queue, info.ID)
 	return nil
