@@ -109,6 +109,9 @@ func (c *Config) loadCommon(env *Env, httpAddr string) {
 	}
 	c.MaxMemory = env.Bytes("MAX_MEMORY_RESTART", 1<<30)
 	c.MemoryCheckInterval = env.Duration("MEMORY_CHECK_INTERVAL", 5*time.Second)
+	if c.MemoryCheckInterval <= 0 {
+		env.fail("MEMORY_CHECK_INTERVAL", "must be positive") // the guard's ticker panics on 0
+	}
 	c.LogFormat = env.String("LOG_FORMAT", "json")
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		env.fail("LOG_FORMAT", "%q is not json or text", c.LogFormat)

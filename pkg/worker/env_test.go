@@ -100,6 +100,12 @@ func TestLoadConfigDefaultsAndQueueConcurrency(t *testing.T) {
 		t.Fatalf("default NOTIFICATION_CONCURRENCY: %d %v", c.Concurrency, e.Err())
 	}
 
+	e = NewEnv(mapEnv(map[string]string{"VALKEY_URL": "valkey://cache", "MEMORY_CHECK_INTERVAL": "0"}))
+	LoadConfig(e, "x", "emails", "")
+	if err := e.Err(); err == nil || err.Error() != "config: MEMORY_CHECK_INTERVAL: must be positive" {
+		t.Fatalf("MEMORY_CHECK_INTERVAL=0: %v", err)
+	}
+
 	e = NewEnv(mapEnv(map[string]string{"VALKEY_URL": "http://u:topsecret@cache"}))
 	LoadConfig(e, "x", "emails", "")
 	if e.Err() == nil {

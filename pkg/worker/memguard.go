@@ -39,8 +39,8 @@ func ProcessRSS() (uint64, error) {
 	return pages * uint64(os.Getpagesize()), nil
 }
 
-// watchMemory samples usage every interval and closes the returned channel
-// the first time it is above limit. It stops with ctx.
+// watchMemory samples usage every interval and calls over, then returns, the
+// first time it is above limit. It stops with ctx. interval must be positive.
 func watchMemory(ctx context.Context, usage MemoryUsage, limit uint64, interval time.Duration, over func(used uint64)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
