@@ -7,15 +7,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/testplanit/tpi-workers/pkg/dashboard"
 	"github.com/testplanit/tpi-workers/pkg/worker"
@@ -39,17 +36,11 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	}
 	log := worker.NewLogger(stderr, base.LogFormat, base.LogLevel, base.Service)
 
-	rc, ok := base.Redis.MakeRedisClient().(redis.UniversalClient)
-	if !ok {
-		return errors.New("dashboard: unsupported VALKEY_URL")
-	}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	err := rc.Ping(pctx).Err()
-	cancel()
-	rc.Close()
+	rc, err := base.DialValkey(ctx)
 	if err != nil {
-		return fmt.Errorf("valkey: cannot reach VALKEY_URL=%s: %w", base.RedisURL, err)
+		return err
 	}
+	rc.Close()
 
 	srv, err := dashboard.New(cfg, log)
 	if err != nil {

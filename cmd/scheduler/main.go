@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/testplanit/tpi-workers/pkg/schedule"
 	"github.com/testplanit/tpi-workers/pkg/task"
@@ -47,17 +45,11 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	}
 	log := worker.NewLogger(stderr, cfg.LogFormat, cfg.LogLevel, cfg.Service)
 
-	rc, ok := cfg.Redis.MakeRedisClient().(redis.UniversalClient)
-	if !ok {
-		return errors.New("scheduler: unsupported VALKEY_URL")
+	rc, err := cfg.DialValkey(ctx)
+	if err != nil {
+		return err
 	}
 	defer rc.Close()
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	err := rc.Ping(pctx).Err()
-	cancel()
-	if err != nil {
-		return fmt.Errorf("valkey: cannot reach VALKEY_URL=%s: %w", cfg.RedisURL, err)
-	}
 
 	provider := schedule.NewProvider(schedule.ProviderOptions{
 		Overrides: schedule.OverridesFromEnv(getenv), File: file, Timing: timing, Logger: log,

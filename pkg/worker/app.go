@@ -99,12 +99,12 @@ func (a *App) Run(ctx context.Context) error {
 		usage = ProcessRSS
 	}
 
-	rc, ok := cfg.Redis.MakeRedisClient().(redis.UniversalClient)
-	if !ok {
-		return errors.New("worker: unsupported Redis connection option")
+	rc, err := cfg.DialValkey(ctx)
+	if err != nil {
+		return err
 	}
 	defer rc.Close()
-	if err := pingAll(ctx, rc, cfg, a.Checks); err != nil {
+	if err := pingChecks(ctx, a.Checks); err != nil {
 		return err
 	}
 
@@ -212,12 +212,27 @@ func (a *App) Run(ctx context.Context) error {
 	}
 }
 
-func pingAll(ctx context.Context, rc redis.UniversalClient, cfg Config, checks []Check) error {
+// DialValkey opens a client on VALKEY_URL and pings it within 5 seconds.
+// Its error is one line that says how Valkey was configured, without the
+// password: "valkey: cannot reach 127.0.0.1:6379 db 0 (VALKEY_URL=...): ...".
+// The caller closes the client.
+func (c Config) DialValkey(ctx context.Context) (redis.UniversalClient, error) {
+	rc, ok := c.Redis.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, errors.New("valkey: unsupported connection option for VALKEY_URL=" + c.RedisURL)
+	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := rc.Ping(pctx).Err(); err != nil {
-		return fmt.Errorf("valkey: cannot reach %s: %w", cfg.describeRedis(), err)
+		rc.Close()
+		return nil, fmt.Errorf("valkey: cannot reach %s: %w", c.describeRedis(), err)
 	}
+	return rc, nil
+}
+
+func pingChecks(ctx context.Context, checks []Check) error {
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
 	for _, c := range checks {
 		if err := c.Ping(pctx); err != nil {
 			return fmt.Errorf("%s: %w", c.Name, err)
