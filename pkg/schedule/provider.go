@@ -12,14 +12,8 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/testplanit/tpi-workers/pkg/task"
+	"github.com/testplanit/tpi-workers/pkg/worker"
 )
-
-// Clock tells the time; tests inject their own.
-type Clock interface{ Now() time.Time }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
 
 // Provider is the asynq.PeriodicTaskConfigProvider of the scheduler. On each
 // call it re-reads the configuration file (so edits apply without a restart)
@@ -29,7 +23,7 @@ type Provider struct {
 	overrides Overrides
 	file      string
 	timing    Timing
-	clock     Clock
+	clock     worker.Clock
 	log       *slog.Logger
 
 	mu      sync.Mutex
@@ -49,7 +43,7 @@ type ProviderOptions struct {
 	// Timing must be the one the manager runs with.
 	Timing Timing
 	// Clock defaults to the system clock.
-	Clock Clock
+	Clock worker.Clock
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -60,7 +54,7 @@ func NewProvider(o ProviderOptions) *Provider {
 	p := &Provider{overrides: o.Overrides, file: o.File, timing: o.Timing.WithDefaults(), clock: o.Clock, log: o.Logger,
 		pending: map[string]registered{}, firedAt: map[string]time.Time{}}
 	if p.clock == nil {
-		p.clock = systemClock{}
+		p.clock = worker.SystemClock{}
 	}
 	if p.log == nil {
 		p.log = slog.Default()

@@ -10,6 +10,8 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/testplanit/tpi-workers/pkg/worker"
 )
 
 // Options configure a [Scheduler].
@@ -94,7 +96,7 @@ func New(o Options) (*Scheduler, error) {
 		SchedulerOpts: &asynq.SchedulerOpts{
 			HeartbeatInterval: o.HeartbeatInterval,
 			Location:          time.UTC, // each spec carries its own CRON_TZ
-			Logger:            asynqLogger{s.log},
+			Logger:            worker.AsynqLogger(s.log),
 			LogLevel:          asynq.WarnLevel,
 			PostEnqueueFunc:   s.postEnqueue,
 			// EnqueueErrorHandler is the only hook that sees the options
@@ -195,12 +197,3 @@ func (s *Scheduler) enqueueError(t *asynq.Task, opts []asynq.Option, err error) 
 	s.failed.WithLabelValues(name).Inc()
 	s.log.Error("occurrence not enqueued", "entry", name, "task_id", id, "type", t.Type(), "err", err)
 }
-
-// asynqLogger adapts slog to asynq's logger.
-type asynqLogger struct{ l *slog.Logger }
-
-func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...), "component", "asynq") }
-func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...), "component", "asynq") }
-func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "component", "asynq") }
-func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
-func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }

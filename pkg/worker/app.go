@@ -118,7 +118,7 @@ func (a *App) Run(ctx context.Context) error {
 		RetryDelayFunc:    retryDelay(delay),
 		IsFailure:         isFailure,
 		ShutdownTimeout:   cfg.ShutdownTimeout,
-		Logger:            asynqLogger{log},
+		Logger:            AsynqLogger(log),
 		LogLevel:          asynqLevel(cfg.LogLevel),
 		HealthCheckFunc:   func(err error) { healthy.Store(err == nil) },
 	})

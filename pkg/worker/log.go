@@ -47,7 +47,10 @@ func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
 	return context.WithValue(ctx, loggerKey{}, l)
 }
 
-// asynqLogger adapts slog to asynq's Logger interface.
+// AsynqLogger adapts l to asynq's Logger interface, for the asynq servers,
+// schedulers and managers of the fleet; each line carries component=asynq.
+func AsynqLogger(l *slog.Logger) asynq.Logger { return asynqLogger{l} }
+
 type asynqLogger struct{ l *slog.Logger }
 
 func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...), "component", "asynq") }
