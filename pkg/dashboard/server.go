@@ -178,10 +178,6 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, area string, rol
 		http.Error(w, "forbidden: this credential may not use "+area, http.StatusForbidden)
 		return
 	}
-	if area == "enqueue" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="TestPlanIt enqueue API"`)
-	} else {
-		w.Header().Set("WWW-Authenticate", `Basic realm="TestPlanIt Job Queues", charset="UTF-8"`)
-	}
+	w.Header().Set("WWW-Authenticate", `Basic realm="TestPlanIt Job Queues", charset="UTF-8"`)
 	http.Error(w, "unauthorized: missing or wrong credentials", http.StatusUnauthorized)
 }
