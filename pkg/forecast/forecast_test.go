@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/testplanit/tpi-workers/pkg/forecast"
 	"github.com/testplanit/tpi-workers/pkg/forecast/forecastgen"
@@ -270,9 +271,10 @@ func TestForecastPublishesProgress(t *testing.T) {
 	}
 }
 
-// TestAllMatchesAReferenceOnGeneratedData checks the SQL against a plain Go
-// computation (union-find groups, pooled means, pending sums) on a random
-// data set whose links chain into long groups.
+// TestAllMatchesAReferenceOnGeneratedData checks the case forecasts against
+// a plain Go computation (union-find groups, pooled means) on a random data
+// set whose links chain into long groups; the run sums are checked on the
+// hand-built scenarios above.
 func TestAllMatchesAReferenceOnGeneratedData(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -295,36 +297,28 @@ func TestAllMatchesAReferenceOnGeneratedData(t *testing.T) {
 		parent int
 	}
 	cases := map[int]*caseRow{}
-	rows, _ := f.pool.Query(f.ctx, `SELECT id, source::text FROM "RepositoryCases" WHERE NOT "isDeleted"`)
-	for rows.Next() {
-		var id int
-		var src string
-		if err := rows.Scan(&id, &src); err != nil {
-			t.Fatal(err)
-		}
+	var id int
+	var src string
+	eachRow(t, f, `SELECT id, source::text FROM "RepositoryCases" WHERE NOT "isDeleted"`, []any{&id, &src}, func() {
 		cases[id] = &caseRow{source: src, parent: id}
-	}
+	})
 	find := func(x int) int {
 		for cases[x].parent != x {
 			x = cases[x].parent
 		}
 		return x
 	}
-	rows, _ = f.pool.Query(f.ctx, `SELECT "caseAId", "caseBId" FROM "RepositoryCaseLink"
-		WHERE type = 'SAME_TEST_DIFFERENT_SOURCE' AND NOT "isDeleted"`)
-	for rows.Next() {
-		var a, b int
-		if err := rows.Scan(&a, &b); err != nil {
-			t.Fatal(err)
-		}
+	var a, b int
+	eachRow(t, f, `SELECT "caseAId", "caseBId" FROM "RepositoryCaseLink"
+		WHERE type = 'SAME_TEST_DIFFERENT_SOURCE' AND NOT "isDeleted"`, []any{&a, &b}, func() {
 		if cases[a] == nil || cases[b] == nil {
-			continue
+			return
 		}
 		ra, rb := find(a), find(b)
 		if ra != rb {
 			cases[max(ra, rb)].parent = min(ra, rb)
 		}
-	}
+	})
 	groupSize := map[int]int{}
 	largest := 0
 	for id := range cases {
@@ -346,30 +340,21 @@ func TestAllMatchesAReferenceOnGeneratedData(t *testing.T) {
 		}
 		return groups[r]
 	}
-	rows, _ = f.pool.Query(f.ctx, `SELECT trc."repositoryCaseId", r.elapsed FROM "TestRunResults" r
-		JOIN "TestRunCases" trc ON trc.id = r."testRunCaseId" WHERE NOT r."isDeleted" AND r.elapsed > 0`)
-	for rows.Next() {
-		var id, e int
-		if err := rows.Scan(&id, &e); err != nil {
-			t.Fatal(err)
-		}
+	var e int
+	eachRow(t, f, `SELECT trc."repositoryCaseId", r.elapsed FROM "TestRunResults" r
+		JOIN "TestRunCases" trc ON trc.id = r."testRunCaseId" WHERE NOT r."isDeleted" AND r.elapsed > 0`, []any{&id, &e}, func() {
 		if c := cases[id]; c != nil && c.source == "MANUAL" {
 			g(id).manual += float64(e)
 			g(id).nManual++
 		}
-	}
-	rows, _ = f.pool.Query(f.ctx, `SELECT "repositoryCaseId", time FROM "JUnitTestResult" WHERE time > 0`)
-	for rows.Next() {
-		var id int
-		var tm float64
-		if err := rows.Scan(&id, &tm); err != nil {
-			t.Fatal(err)
-		}
+	})
+	var tm float64
+	eachRow(t, f, `SELECT "repositoryCaseId", time FROM "JUnitTestResult" WHERE time > 0`, []any{&id, &tm}, func() {
 		if c := cases[id]; c != nil && c.source == "JUNIT" {
 			g(id).auto += tm
 			g(id).nAuto++
 		}
-	}
+	})
 	ids := make([]int, 0, len(cases))
 	for id := range cases {
 		ids = append(ids, id)
@@ -394,3 +379,16 @@ func TestAllMatchesAReferenceOnGeneratedData(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// eachRow scans every row of sql into dest and calls fn after each, failing
+// the test on any query or scan error.
+func eachRow(t *testing.T, f *fixture, sql string, dest []any, fn func()) {
+	t.Helper()
+	rows, err := f.pool.Query(f.ctx, sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pgx.ForEachRow(rows, dest, func() error { fn(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+}
