@@ -274,7 +274,11 @@ func (h *Handler) send(ctx context.Context, key, kind string, rc Recipient, r Re
 	if ids != nil {
 		detail, _ = json.Marshal(map[string]any{"notificationIds": ids})
 	}
-	_, err := h.DB.Exec(ctx, `
+	// The message is out: record it even if the task's context ends now (its
+	// deadline, a shutdown), or the retry would send it again.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_, err := h.DB.Exec(rctx, `
 INSERT INTO worker.email_deliveries (key, kind, recipient, message_id, sent_at, detail)
 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING`, key, kind, rc.Email, msgID, h.now(), detail)
 	if err != nil {

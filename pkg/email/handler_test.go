@@ -168,6 +168,41 @@ func failOnceAfterSuccess(calls *atomic.Int32) asynq.MiddlewareFunc {
 	}
 }
 
+// cancelAfterSend delivers, then ends the task's context, as a task deadline
+// or a shutdown reaching the handler at that moment would.
+type cancelAfterSend struct {
+	email.Sender
+	cancel context.CancelFunc
+}
+
+func (s cancelAfterSend) Send(ctx context.Context, m email.Message) error {
+	err := s.Sender.Send(ctx, m)
+	s.cancel()
+	return err
+}
+
+func TestDeliveryRecordedWhenTheTaskEndsAtTheSend(t *testing.T) {
+	t.Parallel()
+	e := setup(t, testenv.MailpitOptions{})
+	e.user(t, "u1", "en_US")
+	nid := e.notification(t, "u1", "USER_REGISTERED", `{}`)
+	tk := must(task.NewSendNotificationEmail(task.SendNotificationEmail{NotificationID: nid, UserID: "u1"}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := *e.h
+	h.Sender = cancelAfterSend{Sender: e.h.Sender, cancel: cancel}
+	if err := h.SendNotificationEmail(ctx, tk); err != nil {
+		t.Fatalf("a message the server accepted must be recorded: %v", err)
+	}
+	// The retry that asynq would run finds the delivery and sends nothing.
+	if err := e.h.SendNotificationEmail(context.Background(), tk); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.mp.Count(); n != 1 {
+		t.Errorf("%d messages in mailpit, want 1", n)
+	}
+}
+
 func TestRetryAfterSendDoesNotResend(t *testing.T) {
 	t.Parallel()
 	var calls atomic.Int32
