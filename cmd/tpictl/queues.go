@@ -174,17 +174,11 @@ func queueOp(c *cli, args []string, done string, op func(*asynq.Inspector, strin
 	if len(args) != 1 {
 		return errUsage
 	}
-	if err := knownQueue(args[0]); err != nil {
-		return err
-	}
-	insp, err := c.inspector()
-	if err != nil {
-		return err
-	}
-	defer insp.Close()
-	if err := op(insp, args[0]); err != nil {
-		return fmt.Errorf("%s: %w", args[0], err)
-	}
-	fmt.Fprintf(c.out, "%s %s\n", args[0], done)
-	return nil
+	return c.withInspector(args[0], func(insp *asynq.Inspector) error {
+		if err := op(insp, args[0]); err != nil {
+			return fmt.Errorf("%s: %w", args[0], err)
+		}
+		fmt.Fprintf(c.out, "%s %s\n", args[0], done)
+		return nil
+	})
 }
