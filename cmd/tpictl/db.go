@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/testplanit/tpi-workers/pkg/postgres"
 	"github.com/testplanit/tpi-workers/pkg/worker"
 )
@@ -14,6 +16,20 @@ func (c *cli) databaseURL() (string, error) {
 	env := worker.NewEnv(c.getenv)
 	url := env.Required("DATABASE_URL")
 	return url, env.Err()
+}
+
+// openDB opens a pool on DATABASE_URL and returns it with the URL; the
+// caller closes the pool.
+func (c *cli) openDB(ctx context.Context) (*pgxpool.Pool, string, error) {
+	url, err := c.databaseURL()
+	if err != nil {
+		return nil, "", err
+	}
+	pool, err := postgres.Open(ctx, url)
+	if err != nil {
+		return nil, "", err
+	}
+	return pool, url, nil
 }
 
 func cmdMigrate(ctx context.Context, c *cli, args []string) error {
@@ -43,11 +59,7 @@ func cmdSeed(ctx context.Context, c *cli, args []string) error {
 	if len(args) != 0 {
 		return errUsage
 	}
-	url, err := c.databaseURL()
-	if err != nil {
-		return err
-	}
-	pool, err := postgres.Open(ctx, url)
+	pool, url, err := c.openDB(ctx)
 	if err != nil {
 		return err
 	}

@@ -24,11 +24,7 @@ func cmdForecast(ctx context.Context, c *cli, args []string) error {
 		return errUsage
 	}
 	if *inline {
-		url, err := c.databaseURL()
-		if err != nil {
-			return err
-		}
-		pool, err := postgres.Open(ctx, url)
+		pool, _, err := c.openDB(ctx)
 		if err != nil {
 			return err
 		}
@@ -85,11 +81,7 @@ func cmdGenForecastData(ctx context.Context, c *cli, args []string) error {
 	if err != nil || len(pos) != 0 {
 		return errUsage
 	}
-	url, err := c.databaseURL()
-	if err != nil {
-		return err
-	}
-	pool, err := postgres.Open(ctx, url)
+	pool, _, err := c.openDB(ctx)
 	if err != nil {
 		return err
 	}
