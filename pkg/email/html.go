@@ -3,6 +3,7 @@ package email
 import (
 	"encoding/json"
 	"html"
+	"strconv"
 	"strings"
 
 	"github.com/microcosm-cc/bluemonday"
@@ -58,12 +59,10 @@ func attr(n map[string]any, key string) string {
 	case json.Number:
 		return v.String()
 	case float64:
-		return strings.TrimSuffix(strings.TrimRight(jsonNum(v), "0"), ".")
+		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	return ""
 }
-
-func jsonNum(f float64) string { b, _ := json.Marshal(f); return string(b) }
 
 func writeNode(b *strings.Builder, n map[string]any) {
 	wrap := func(tag string) {

@@ -144,3 +144,12 @@ func TestFormatDateTime(t *testing.T) {
 		}
 	}
 }
+
+func TestTipTapHeadingLevel(t *testing.T) {
+	for level, want := range map[string]string{"3": "<h3>x</h3>", "10": "<h2>x</h2>", "20": "<h2>x</h2>", `"4"`: "<h4>x</h4>"} {
+		got, ok := tiptapToHTML(`{"type":"doc","content":[{"type":"heading","attrs":{"level":` + level + `},"content":[{"type":"text","text":"x"}]}]}`)
+		if !ok || got != want {
+			t.Errorf("level %s: %q, want %q", level, got, want)
+		}
+	}
+}
