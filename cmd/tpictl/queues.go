@@ -54,6 +54,15 @@ func (c *cli) enqueue(ctx context.Context, t *asynq.Task) (info *asynq.TaskInfo,
 	return info, false, nil
 }
 
+// describeID names the task ID that made an enqueue a duplicate: the one the
+// operator gave, or else the contract's deterministic one for that payload.
+func describeID(id string) string {
+	if id != "" {
+		return "task ID " + id
+	}
+	return "a task with the same deterministic ID"
+}
+
 func cmdEnqueue(ctx context.Context, c *cli, args []string) error {
 	fs := flag.NewFlagSet("enqueue", flag.ContinueOnError)
 	id := fs.String("id", "", "task ID (an existing ID makes this a no-op)")
@@ -89,7 +98,7 @@ func cmdEnqueue(ctx context.Context, c *cli, args []string) error {
 	case err != nil:
 		return err
 	case dup:
-		fmt.Fprintf(c.out, "already enqueued: %s (task ID %s exists)\n", t.Type(), *id)
+		fmt.Fprintf(c.out, "already enqueued: %s (%s exists)\n", t.Type(), describeID(*id))
 		return nil
 	}
 	fmt.Fprintf(c.out, "enqueued %s on %s: id=%s state=%s\n", info.Type, info.Queue, info.ID, info.State)

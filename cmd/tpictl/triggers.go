@@ -96,7 +96,7 @@ func cmdTrigger(ctx context.Context, c *cli, args []string) error {
 	case err != nil:
 		return fmt.Errorf("trigger %s: %w", name, err)
 	case dup:
-		fmt.Fprintf(c.out, "already triggered: task %s exists\n", *id)
+		fmt.Fprintf(c.out, "already triggered: %s exists\n", describeID(*id))
 		return nil
 	}
 	fmt.Fprintf(c.out, "triggered %s: %s on %s, id=%s\n", name, info.Type, info.Queue, info.ID)

@@ -144,7 +144,7 @@ func (a *App) Run(ctx context.Context) error {
 		defer httpSrv.Close()
 	}
 
-	if err := srv.Start(dispatch(a.Mux, metrics, log.With())); err != nil {
+	if err := srv.Start(dispatch(a.Mux, metrics, log)); err != nil {
 		return fmt.Errorf("start asynq server: %w", err)
 	}
 	st.Store(int32(stateRunning))
