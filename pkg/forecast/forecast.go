@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/testplanit/tpi-workers/pkg/worker"
@@ -37,10 +39,26 @@ type Forecaster struct {
 	// BatchSize is how many cases or runs one write transaction covers;
 	// 0 means DefaultBatchSize.
 	BatchSize int
+	// Writers is how many connections write the changed cases in
+	// parallel, each taking the next batch: the computation's own
+	// connection and up to Writers-1 more, opened (outside the pool, with
+	// its configuration) only when more than one batch changed, and
+	// closed after the case writes. 0 means DefaultWriters; 1 writes on
+	// the computation's connection alone. If an extra connection cannot be
+	// opened, the others write its share.
+	Writers int
 	// Progress, if set, receives phase, processed and total; a task's
 	// [worker.Progress] publishes them at most once a second.
 	Progress *worker.Progress
 }
+
+// DefaultWriters is the number of connections that write case forecasts
+// when [Forecaster.Writers] is zero. A case write is CPU-bound in
+// PostgreSQL (a new row version and an entry in each of the table's 8
+// indexes), so a second backend shortens a night where most cases change
+// (the first run, a bulk import) by about a third on 2 cores; a night
+// where few change writes one batch on one connection.
+const DefaultWriters = 2
 
 // Stats says what one computation did.
 type Stats struct {
@@ -53,8 +71,8 @@ type Stats struct {
 	// RunsUpdated how many of them changed.
 	Runs, RunsUpdated int64
 	// Elapsed is the wall time of the computation; Scope (link groups and
-	// run selection), Samples (group means), CaseWrites and RunWrites its
-	// parts.
+	// run selection), Samples (group means), CaseWrites (reading the
+	// changed cases and writing them) and RunWrites its parts.
 	Elapsed, Scope, Samples, CaseWrites, RunWrites time.Duration
 }
 
@@ -178,7 +196,7 @@ func (f *Forecaster) compute(ctx context.Context, scope func(context.Context, *s
 		return st, err
 	}
 	st.Samples = lap()
-	if st.Cases, st.CasesUpdated, err = s.writeBatches(ctx, PhaseCases, "forecast_member", updateCasesSQL); err != nil {
+	if st.Cases, st.CasesUpdated, err = f.writeCases(ctx, s); err != nil {
 		return st, err
 	}
 	st.CaseWrites = lap()
@@ -231,7 +249,7 @@ func (s *session) dropTemp(ctx context.Context) error {
 			return err
 		}
 	}
-	return s.exec(ctx, "resetting work_mem", "RESET work_mem")
+	return s.exec(ctx, "resetting the session", "RESET work_mem; RESET synchronous_commit")
 }
 
 func (s *session) createTemp(ctx context.Context) error {
@@ -246,12 +264,16 @@ func (s *session) createTemp(ctx context.Context) error {
 // the cost does not depend on how long the chains of links are.
 func (s *session) allMembers(ctx context.Context, st *Stats) error {
 	s.report(PhaseGroups, 0, 0)
+	// A link's cases exist (foreign keys), so "both cases not deleted" is
+	// "neither case among the deleted ones": one pass over the cases for
+	// both ends, where two joins read "RepositoryCases" twice.
 	rows, err := s.conn.Query(ctx, `
+		WITH deleted AS MATERIALIZED (SELECT id FROM "RepositoryCases" WHERE "isDeleted")
 		SELECT l."caseAId", l."caseBId"
 		FROM "RepositoryCaseLink" l
-		JOIN "RepositoryCases" ca ON ca.id = l."caseAId" AND NOT ca."isDeleted"
-		JOIN "RepositoryCases" cb ON cb.id = l."caseBId" AND NOT cb."isDeleted"
-		WHERE l.type = 'SAME_TEST_DIFFERENT_SOURCE' AND NOT l."isDeleted" AND l."caseAId" <> l."caseBId"`)
+		WHERE l.type = 'SAME_TEST_DIFFERENT_SOURCE' AND NOT l."isDeleted" AND l."caseAId" <> l."caseBId"
+		  AND NOT EXISTS (SELECT 1 FROM deleted d WHERE d.id = l."caseAId")
+		  AND NOT EXISTS (SELECT 1 FROM deleted d WHERE d.id = l."caseBId")`)
 	if err != nil {
 		return fmt.Errorf("forecast: reading links: %w", err)
 	}
@@ -335,7 +357,9 @@ func (s *session) indexMembers(ctx context.Context) error {
 // per-case means). Samples are first summed per case (for the nightly job a
 // plain scan of the result tables that PostgreSQL runs in parallel), then per
 // group. The manual mean is rounded half up to whole seconds (Math.round),
-// the automated one to 3 decimals (toFixed(3)).
+// the automated one to 3 decimals (toFixed(3)). The table is read once, by
+// a hash join (changedCasesSQL), so it gets neither an index nor ANALYZE:
+// both cost more than that read saves.
 func (s *session) groupForecasts(ctx context.Context) error {
 	s.report(PhaseSamples, 0, 0)
 	return s.exec(ctx, "group forecasts", `
@@ -362,19 +386,173 @@ func (s *session) groupForecasts(ctx context.Context) error {
 		SELECT grp,
 		       round(manual.total / manual.n)::int AS manual,
 		       round((automated.total / automated.n)::numeric, 3)::double precision AS automated
-		FROM manual FULL JOIN automated USING (grp);
-		ALTER TABLE forecast_group ADD PRIMARY KEY (grp);
-		ANALYZE forecast_group`)
+		FROM manual FULL JOIN automated USING (grp)`)
 }
 
-// updateCasesSQL writes the group forecast to the cases of one id range,
-// only where a value changed. Cases of groups without samples get NULLs.
+// changedCasesSQL reads, in id order, the cases whose stored forecast
+// differs from their group's: the only ones written. Cases of groups without
+// samples get NULLs. One read instead of a comparison per batch, so a night
+// where nothing changed writes nothing and opens no transaction.
+const changedCasesSQL = `
+	SELECT m.id, g.manual, g.automated
+	FROM forecast_member m
+	JOIN "RepositoryCases" c ON c.id = m.id
+	LEFT JOIN forecast_group g ON g.grp = m.grp
+	WHERE c."forecastManual" IS DISTINCT FROM g.manual OR c."forecastAutomated" IS DISTINCT FROM g.automated
+	ORDER BY m.id`
+
+// updateCasesSQL writes one batch of changed cases, passed as three arrays
+// in id order (so that the primary key is walked in order), each batch its
+// own statement and transaction. It compares again, so a case that another
+// computation made current since the read is not written again.
 const updateCasesSQL = `
 	UPDATE "RepositoryCases" c
-	SET "forecastManual" = g.manual, "forecastAutomated" = g.automated
-	FROM forecast_member m LEFT JOIN forecast_group g ON g.grp = m.grp
-	WHERE c.id = m.id AND m.id > $1 AND m.id <= $2 AND c.id > $1 AND c.id <= $2
-	  AND (c."forecastManual" IS DISTINCT FROM g.manual OR c."forecastAutomated" IS DISTINCT FROM g.automated)`
+	SET "forecastManual" = v.manual, "forecastAutomated" = v.automated
+	FROM unnest($1::int[], $2::int[], $3::float8[]) AS v(id, manual, automated)
+	WHERE c.id = v.id
+	  AND (c."forecastManual" IS DISTINCT FROM v.manual OR c."forecastAutomated" IS DISTINCT FROM v.automated)`
+
+// caseBatch is one transaction's worth of case writes.
+type caseBatch struct {
+	ids       []int32
+	manual    []pgtype.Int4
+	automated []pgtype.Float8
+}
+
+// writeCases reads the changed cases (changedCasesSQL), cuts them into
+// batches of s.batch and writes the batches on up to f.Writers connections
+// in parallel, each taking the next batch in id order. It returns the
+// number of cases computed and of rows written.
+//
+// The writing connections run with synchronous_commit off: a batch's commit
+// does not wait for its WAL flush. A server crash right after can undo the
+// last batches' writes (whole transactions, at most about three
+// wal_writer_delay of commits; never the database's consistency) although
+// the job reported them; the job is idempotent and only writes what
+// differs, so the next run writes them again.
+func (f *Forecaster) writeCases(ctx context.Context, s *session) (total, changed int64, err error) {
+	total, err = s.count(ctx, "SELECT count(*) FROM forecast_member")
+	if err != nil {
+		return 0, 0, err
+	}
+	s.report(PhaseCases, 0, total)
+	batches, n, err := s.changedCases(ctx)
+	if err != nil {
+		return total, 0, err
+	}
+	done := total - n // unchanged cases need nothing more
+	s.report(PhaseCases, done, total)
+	if len(batches) == 0 {
+		return total, 0, nil
+	}
+	conns := []*pgx.Conn{s.conn} // dropTemp resets its synchronous_commit
+	defer func() {
+		for _, c := range conns[1:] {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			_ = c.Close(cctx)
+			cancel()
+		}
+	}()
+	writers := f.Writers
+	if writers <= 0 {
+		writers = DefaultWriters
+	}
+	for range min(writers, len(batches)) - 1 {
+		c, cerr := pgx.ConnectConfig(ctx, f.DB.Config().ConnConfig.Copy())
+		if cerr != nil {
+			break // the connections we have write its share
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		if _, err := c.Exec(ctx, "SET synchronous_commit = off"); err != nil {
+			return total, 0, fmt.Errorf("forecast: setting synchronous_commit: %w", err)
+		}
+	}
+
+	type result struct {
+		size, changed int64
+		err           error
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan caseBatch)
+	results := make(chan result)
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() {
+			for b := range next {
+				tag, err := c.Exec(wctx, updateCasesSQL, b.ids, b.manual, b.automated)
+				if err != nil {
+					err = fmt.Errorf("forecast: writing cases with ids %d..%d: %w", b.ids[0], b.ids[len(b.ids)-1], err)
+				}
+				results <- result{size: int64(len(b.ids)), changed: tag.RowsAffected(), err: err}
+			}
+		})
+	}
+	go func() {
+		defer close(next)
+		for _, b := range batches {
+			select {
+			case next <- b:
+			case <-wctx.Done():
+				return
+			}
+		}
+	}()
+	go func() {
+		wg.Wait()
+		close(results)
+	}()
+	for r := range results {
+		if r.err != nil {
+			if err == nil {
+				err = r.err
+			}
+			cancel() // stop handing out batches; the writers drain
+			continue
+		}
+		changed += r.changed
+		done += r.size
+		s.report(PhaseCases, done, total)
+	}
+	return total, changed, err
+}
+
+// changedCases reads changedCasesSQL into batches of s.batch cases and
+// returns them with the number of cases they hold.
+func (s *session) changedCases(ctx context.Context) ([]caseBatch, int64, error) {
+	rows, err := s.conn.Query(ctx, changedCasesSQL)
+	if err != nil {
+		return nil, 0, fmt.Errorf("forecast: reading changed cases: %w", err)
+	}
+	var (
+		batches []caseBatch
+		cur     caseBatch
+		n       int64
+		id      int32
+		manual  pgtype.Int4
+		auto    pgtype.Float8
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &manual, &auto}, func() error {
+		if len(cur.ids) == s.batch {
+			batches = append(batches, cur)
+			cur = caseBatch{}
+		}
+		cur.ids = append(cur.ids, id)
+		cur.manual = append(cur.manual, manual)
+		cur.automated = append(cur.automated, auto)
+		n++
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("forecast: reading changed cases: %w", err)
+	}
+	if len(cur.ids) > 0 {
+		batches = append(batches, cur)
+	}
+	return batches, n, nil
+}
 
 // updateRunsSQL writes the run forecasts of one id range: the sums of the
 // forecasts of the run's pending cases (no status, or the untested system

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"sort"
 	"testing"
@@ -104,9 +105,20 @@ func buildScenario(f *fixture) scenario {
 
 func TestAllCasesForecast(t *testing.T) {
 	t.Parallel()
+	// Small batches: several transactions, written by one connection, by
+	// the default two, and by more connections than there are batches.
+	for _, writers := range []int{1, 0, 8} {
+		t.Run(fmt.Sprintf("writers=%d", writers), func(t *testing.T) {
+			t.Parallel()
+			testAllCasesForecast(t, &forecast.Forecaster{BatchSize: 2, Writers: writers})
+		})
+	}
+}
+
+func testAllCasesForecast(t *testing.T, fc *forecast.Forecaster) {
 	f := newFixture(t)
 	s := buildScenario(f)
-	fc := &forecast.Forecaster{DB: f.pool, BatchSize: 2} // small batches: several transactions
+	fc.DB = f.pool
 
 	st, err := fc.All(f.ctx)
 	if err != nil {
