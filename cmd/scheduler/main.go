@@ -7,18 +7,14 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"time"
 	_ "time/tzdata" // SCHEDULER_TZ works in images without a zone database
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/testplanit/tpi-workers/pkg/schedule"
 	"github.com/testplanit/tpi-workers/pkg/task"
@@ -68,26 +64,14 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 		return err
 	}
 
-	var httpSrv *http.Server
 	if cfg.HTTPAddr != "" {
-		ln, err := net.Listen("tcp", cfg.HTTPAddr)
+		ep := &worker.Endpoints{Service: cfg.Service, Registry: reg, Valkey: rc}
+		httpSrv, err := worker.Serve(cfg.HTTPAddr, ep.Handler())
 		if err != nil {
-			return fmt.Errorf("HTTP_ADDR: cannot listen on %s: %w", cfg.HTTPAddr, err)
+			return err
 		}
-		mux := http.NewServeMux()
-		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-			if err := rc.Ping(r.Context()).Err(); err != nil {
-				http.Error(w, "valkey unreachable", http.StatusServiceUnavailable)
-				return
-			}
-			fmt.Fprintln(w, "ready")
-		})
-		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-		httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = httpSrv.Serve(ln) }()
-		defer httpSrv.Close()
-		log.Info("http listening", "addr", ln.Addr().String())
+		defer httpSrv.Shutdown()
+		log.Info("http listening", "addr", httpSrv.Addr())
 	}
 
 	if err := s.Start(); err != nil {
@@ -97,11 +81,6 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	<-ctx.Done()
 	log.Info("scheduler stopping")
 	s.Shutdown()
-	if httpSrv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = httpSrv.Shutdown(sctx)
-		cancel()
-	}
 	log.Info("scheduler stopped")
 	return nil
 }

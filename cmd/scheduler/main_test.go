@@ -72,11 +72,11 @@ func TestRunLogsEntriesServesMetricsAndStops(t *testing.T) {
 		_, body := get(addr, "/metrics")
 		return strings.Contains(body, `tpi_scheduler_enqueued_total{entry="digest-sweep"}`)
 	}, "an occurrence enqueued and counted in /metrics")
-	if code, body := get(addr, "/healthz"); code != 200 || body != "ok\n" {
+	if code, body := get(addr, "/healthz"); code != 200 || body != `{"service":"scheduler","status":"ok"}`+"\n" {
 		t.Errorf("/healthz %d %q", code, body)
 	}
-	if code, _ := get(addr, "/readyz"); code != 200 {
-		t.Errorf("/readyz %d", code)
+	if code, body := get(addr, "/readyz"); code != 200 || body != `{"valkey":"ok"}`+"\n" {
+		t.Errorf("/readyz %d %q", code, body)
 	}
 	out := logs.String()
 	for _, want := range []string{

@@ -2,12 +2,9 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"sync/atomic"
 	"time"
@@ -15,7 +12,6 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/testplanit/tpi-workers/pkg/task"
@@ -123,25 +119,26 @@ func (a *App) Run(ctx context.Context) error {
 		HealthCheckFunc:   func(err error) { healthy.Store(err == nil) },
 	})
 
-	var httpSrv *http.Server
-	httpErr := make(chan error, 1)
+	var httpSrv *HTTPServer
 	var httpAddr string
+	var httpErr <-chan error // nil, never ready, without a listener
 	if cfg.HTTPAddr != "" {
-		ln, err := net.Listen("tcp", cfg.HTTPAddr)
-		if err != nil {
-			return fmt.Errorf("HTTP_ADDR: cannot listen on %s: %w", cfg.HTTPAddr, err)
-		}
-		httpAddr = ln.Addr().String()
-		httpSrv = &http.Server{
-			Handler:           a.httpHandler(reg, rc, &st, &healthy),
-			ReadHeaderTimeout: 5 * time.Second,
-		}
-		go func() {
-			if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				httpErr <- err
+		serverHealth := Check{Name: "asynq", Ping: func(context.Context) error {
+			if !healthy.Load() {
+				return errors.New("the server's own health check is failing")
 			}
-		}()
-		defer httpSrv.Close()
+			return nil
+		}}
+		ep := &Endpoints{Service: cfg.Service, Registry: reg, Valkey: rc, Checks: append([]Check{serverHealth}, a.Checks...),
+			State: func() (string, bool) {
+				s := state(st.Load())
+				return s.String(), s == stateRunning
+			}}
+		if httpSrv, err = Serve(cfg.HTTPAddr, ep.Handler()); err != nil {
+			return err
+		}
+		defer httpSrv.Shutdown()
+		httpAddr, httpErr = httpSrv.Addr(), httpSrv.Err()
 	}
 
 	if err := srv.Start(dispatch(a.Mux, metrics, log)); err != nil {
@@ -176,9 +173,7 @@ func (a *App) Run(ctx context.Context) error {
 		srv.Stop()
 		srv.Shutdown()
 		if httpSrv != nil {
-			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_ = httpSrv.Shutdown(sctx)
-			cancel()
+			httpSrv.Shutdown()
 		}
 		log.Info("worker stopped", "reason", reason)
 	}
@@ -190,7 +185,7 @@ func (a *App) Run(ctx context.Context) error {
 			return nil
 		case err := <-httpErr:
 			drain("HTTP server failed")
-			return fmt.Errorf("HTTP_ADDR: %w", err)
+			return err
 		case used := <-overLimit:
 			log.Error("memory above MAX_MEMORY_RESTART", "used_bytes", used, "limit_bytes", cfg.MaxMemory)
 			drain("memory limit")
@@ -239,42 +234,4 @@ func pingChecks(ctx context.Context, checks []Check) error {
 		}
 	}
 	return nil
-}
-
-func (a *App) httpHandler(reg *prometheus.Registry, rc redis.UniversalClient, st *atomic.Int32, healthy *atomic.Bool) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "service": a.Config.Service})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		s := state(st.Load())
-		body := map[string]string{"state": s.String()}
-		code := http.StatusOK
-		if s != stateRunning {
-			code = http.StatusServiceUnavailable
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := rc.Ping(ctx).Err(); err != nil || !healthy.Load() {
-			code, body["valkey"] = http.StatusServiceUnavailable, "unreachable"
-		} else {
-			body["valkey"] = "ok"
-		}
-		for _, c := range a.Checks {
-			if err := c.Ping(ctx); err != nil {
-				code, body[c.Name] = http.StatusServiceUnavailable, err.Error()
-			} else {
-				body[c.Name] = "ok"
-			}
-		}
-		writeJSON(w, code, body)
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	return mux
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
 }
