@@ -36,19 +36,19 @@ lint: vet ## gofmt check, go vet and staticcheck (pinned)
 .PHONY: bench
 bench: ## the benchmarks quoted in the README (real Redis/PostgreSQL)
 	@# Runtime and bare asynq alternate within each of 5 rounds, so machine noise hits both sides.
-	for i in 1 2 3 4 5; do $(GO) test -run '^$$' -bench 'RuntimeNoop|BareAsynqNoop' -benchtime 10000x -count 1 ./pkg/worker | grep '^Benchmark'; done
-	$(GO) test -run '^$$' -bench 'PickupLatency' -benchtime 200x -count 1 ./pkg/worker
+	for i in 1 2 3 4 5; do $(GO) test -run '^$$' -bench 'RuntimeNoop|BareAsynqNoop' -benchtime 10000x -count 1 ./internal/worker | grep '^Benchmark'; done
+	$(GO) test -run '^$$' -bench 'PickupLatency' -benchtime 200x -count 1 ./internal/worker
 	@# Forecast: builds the 100,000-case / 20,000-link / 2,000,000-result data set once with COPY (about 30 s), then
 	@# times the nightly job (steady and cold) beside the SQL floor; 5 rounds, quote medians.
-	$(GO) test -run '^$$' -bench 'ForecastAll|ForecastSQLFloor' -benchtime 3x -count 5 -timeout 60m ./pkg/forecast
+	$(GO) test -run '^$$' -bench 'ForecastAll|ForecastSQLFloor' -benchtime 3x -count 5 -timeout 60m ./internal/forecast
 	@# Email: one SMTP connection reused vs a new one per message, against a private mailpit on loopback
 	@# (STARTTLS + AUTH PLAIN, and without TLS); the four variants alternate in each of 5 rounds.
-	for i in 1 2 3 4 5; do $(GO) test -run '^$$' -bench 'EmailSend' -benchtime 500x -count 1 ./pkg/smtp | grep '^Benchmark'; done
+	for i in 1 2 3 4 5; do $(GO) test -run '^$$' -bench 'EmailSend' -benchtime 500x -count 1 ./internal/smtp | grep '^Benchmark'; done
 	@# Digest sweep fan-out: 10,000 daily-mode users, half with unread notifications, ours beside the original's
 	@# per-user loop; they alternate in each of 5 rounds of 3 sweeps.
-	for i in 1 2 3 4 5; do $(GO) test -run '^$$' -bench 'Digest' -benchtime 3x -count 1 ./pkg/notify | grep '^Benchmark'; done
+	for i in 1 2 3 4 5; do $(GO) test -run '^$$' -bench 'Digest' -benchtime 3x -count 1 ./internal/notify | grep '^Benchmark'; done
 	@# Enqueue API (HTTP on loopback) beside the asynq client, and the cost of one credential check; 5 rounds.
-	$(GO) test -run '^$$' -bench 'Enqueue|Auth' -count 5 ./pkg/dashboard
+	$(GO) test -run '^$$' -bench 'Enqueue|Auth' -count 5 ./internal/dashboard
 
 .PHONY: migrate
 migrate: build ## apply all migrations to DATABASE_URL (MIGRATE_MODE=worker-only for a TestPlanIt-owned database)

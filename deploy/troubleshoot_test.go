@@ -36,7 +36,7 @@ func TestEveryBinaryNamesTheDependencyItCannotReach(t *testing.T) {
 	usesPostgres := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(string(deps)), "\n") {
 		f := strings.Fields(line)
-		usesPostgres[filepath.Base(f[1])] = slices.Contains(f[2:], "github.com/testplanit/tpi-workers/pkg/postgres")
+		usesPostgres[filepath.Base(f[1])] = slices.Contains(f[2:], "github.com/testplanit/tpi-workers/internal/postgres")
 	}
 
 	_, goodDB := testenv.Postgres(t)

@@ -19,8 +19,8 @@ import (
 	"github.com/hibiken/asynq"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/testplanit/tpi-workers/internal/schedule"
 	"github.com/testplanit/tpi-workers/internal/testenv"
-	"github.com/testplanit/tpi-workers/pkg/schedule"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
 

@@ -14,8 +14,10 @@ import (
 	"os"
 	"time"
 
-	"github.com/testplanit/tpi-workers/pkg/dashboard"
-	"github.com/testplanit/tpi-workers/pkg/worker"
+	"github.com/testplanit/tpi-workers/internal/config"
+
+	"github.com/testplanit/tpi-workers/internal/dashboard"
+	"github.com/testplanit/tpi-workers/internal/worker"
 )
 
 func main() {
@@ -25,7 +27,7 @@ func main() {
 }
 
 func run(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
-	env := worker.NewEnv(getenv)
+	env := config.NewEnv(getenv)
 	base := worker.LoadClientConfig(env, "dashboard", ":8080")
 	cfg := dashboard.LoadConfig(env, base)
 	if err := env.Err(); err != nil {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/testplanit/tpi-workers/internal/dashboard"
 	"github.com/testplanit/tpi-workers/internal/testenv"
-	"github.com/testplanit/tpi-workers/pkg/dashboard"
 )
 
 func TestRunRefusesToStartWithoutCredentials(t *testing.T) {

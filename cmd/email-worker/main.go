@@ -1,6 +1,6 @@
 // Command email-worker consumes the emails queue:
 // emails:send-notification-email and emails:send-digest-email, sent over
-// SMTP with pooled connections (see pkg/email, pkg/smtp and the README's
+// SMTP with pooled connections (see internal/email, internal/smtp and the README's
 // "Notifications and email" section).
 package main
 
@@ -9,19 +9,21 @@ import (
 	"net/mail"
 	_ "time/tzdata" // users' time zones in images without a zone database
 
+	"github.com/testplanit/tpi-workers/internal/config"
+
 	"github.com/hibiken/asynq"
 
-	"github.com/testplanit/tpi-workers/pkg/email"
-	"github.com/testplanit/tpi-workers/pkg/postgres"
-	"github.com/testplanit/tpi-workers/pkg/smtp"
+	"github.com/testplanit/tpi-workers/internal/email"
+	"github.com/testplanit/tpi-workers/internal/postgres"
+	"github.com/testplanit/tpi-workers/internal/smtp"
+	"github.com/testplanit/tpi-workers/internal/worker"
 	"github.com/testplanit/tpi-workers/pkg/task"
-	"github.com/testplanit/tpi-workers/pkg/worker"
 )
 
 func main() { worker.Main(run) }
 
 func run(ctx context.Context, getenv func(string) string) error {
-	env := worker.NewEnv(getenv)
+	env := config.NewEnv(getenv)
 	cfg := worker.LoadConfig(env, "email-worker", task.QueueEmails, ":9102")
 	dbURL := env.Required("DATABASE_URL")
 	from := env.Required("EMAIL_FROM")
@@ -37,7 +39,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	// "TestPlanIt"; `Name <address>` is accepted too and keeps its name.
 	fromAddr, err := mail.ParseAddress(from)
 	if err != nil {
-		return &worker.ConfigError{Var: "EMAIL_FROM", Reason: "not an email address: " + err.Error()}
+		return &config.ConfigError{Var: "EMAIL_FROM", Reason: "not an email address: " + err.Error()}
 	}
 	renderer, err := email.NewRenderer(appURL)
 	if err != nil {

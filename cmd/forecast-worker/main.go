@@ -1,6 +1,6 @@
 // Command forecast-worker consumes the forecast-updates queue: case and run
 // forecasts, milestone auto-completion and milestone due reminders (see
-// pkg/forecast and the README's "Forecasts" section).
+// internal/forecast and the README's "Forecasts" section).
 package main
 
 import (
@@ -9,18 +9,20 @@ import (
 	"time"
 	_ "time/tzdata" // the reminder zone works in images without a zone database
 
+	"github.com/testplanit/tpi-workers/internal/config"
+
 	"github.com/hibiken/asynq"
 
-	"github.com/testplanit/tpi-workers/pkg/forecast"
-	"github.com/testplanit/tpi-workers/pkg/postgres"
+	"github.com/testplanit/tpi-workers/internal/forecast"
+	"github.com/testplanit/tpi-workers/internal/postgres"
+	"github.com/testplanit/tpi-workers/internal/worker"
 	"github.com/testplanit/tpi-workers/pkg/task"
-	"github.com/testplanit/tpi-workers/pkg/worker"
 )
 
 func main() { worker.Main(run) }
 
 func run(ctx context.Context, getenv func(string) string) error {
-	env := worker.NewEnv(getenv)
+	env := config.NewEnv(getenv)
 	cfg := worker.LoadConfig(env, "forecast-worker", task.QueueForecast, ":9103")
 	dbURL := env.Required("DATABASE_URL")
 	// The reminder day (one reminder per milestone, user and day) is a day
@@ -37,7 +39,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	}
 	loc, err := time.LoadLocation(zone)
 	if err != nil {
-		return &worker.ConfigError{Var: zoneVar, Reason: fmt.Sprintf("unknown time zone %q", zone)}
+		return &config.ConfigError{Var: zoneVar, Reason: fmt.Sprintf("unknown time zone %q", zone)}
 	}
 	db, err := postgres.Open(ctx, dbURL)
 	if err != nil {

@@ -8,8 +8,8 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/testplanit/tpi-workers/internal/postgres"
 	"github.com/testplanit/tpi-workers/internal/testenv"
-	"github.com/testplanit/tpi-workers/pkg/postgres"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
 

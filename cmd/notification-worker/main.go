@@ -1,6 +1,6 @@
 // Command notification-worker consumes the notifications queue:
 // notifications:create-notification and notifications:send-daily-digest
-// (see pkg/notify and the README's "Notifications and email" section).
+// (see internal/notify and the README's "Notifications and email" section).
 package main
 
 import (
@@ -8,18 +8,20 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/testplanit/tpi-workers/internal/config"
+
 	"github.com/hibiken/asynq"
 
-	"github.com/testplanit/tpi-workers/pkg/notify"
-	"github.com/testplanit/tpi-workers/pkg/postgres"
+	"github.com/testplanit/tpi-workers/internal/notify"
+	"github.com/testplanit/tpi-workers/internal/postgres"
+	"github.com/testplanit/tpi-workers/internal/worker"
 	"github.com/testplanit/tpi-workers/pkg/task"
-	"github.com/testplanit/tpi-workers/pkg/worker"
 )
 
 func main() { worker.Main(run) }
 
 func run(ctx context.Context, getenv func(string) string) error {
-	env := worker.NewEnv(getenv)
+	env := config.NewEnv(getenv)
 	cfg := worker.LoadConfig(env, "notification-worker", task.QueueNotifications, ":9101")
 	dbURL := env.Required("DATABASE_URL")
 	digestTime := env.String("DIGEST_TIME", "08:00")
@@ -29,7 +31,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	if _, err := time.Parse("15:04", digestTime); err != nil {
-		return &worker.ConfigError{Var: "DIGEST_TIME", Reason: fmt.Sprintf("%q is not a time of day as HH:MM", digestTime)}
+		return &config.ConfigError{Var: "DIGEST_TIME", Reason: fmt.Sprintf("%q is not a time of day as HH:MM", digestTime)}
 	}
 	db, err := postgres.Open(ctx, dbURL)
 	if err != nil {

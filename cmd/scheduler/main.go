@@ -13,12 +13,14 @@ import (
 	"time"
 	_ "time/tzdata" // SCHEDULER_TZ works in images without a zone database
 
+	"github.com/testplanit/tpi-workers/internal/config"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/testplanit/tpi-workers/pkg/schedule"
+	"github.com/testplanit/tpi-workers/internal/schedule"
+	"github.com/testplanit/tpi-workers/internal/worker"
 	"github.com/testplanit/tpi-workers/pkg/task"
-	"github.com/testplanit/tpi-workers/pkg/worker"
 )
 
 func main() {
@@ -28,7 +30,7 @@ func main() {
 }
 
 func run(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
-	env := worker.NewEnv(getenv)
+	env := config.NewEnv(getenv)
 	cfg := worker.LoadClientConfig(env, "scheduler", ":9107")
 	timing := schedule.Timing{
 		SyncInterval: env.Duration("SCHEDULER_SYNC_INTERVAL", 5*time.Second),

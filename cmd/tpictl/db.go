@@ -6,14 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/testplanit/tpi-workers/internal/config"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/testplanit/tpi-workers/pkg/postgres"
-	"github.com/testplanit/tpi-workers/pkg/worker"
+	"github.com/testplanit/tpi-workers/internal/postgres"
 )
 
 func (c *cli) databaseURL() (string, error) {
-	env := worker.NewEnv(c.getenv)
+	env := config.NewEnv(c.getenv)
 	url := env.Required("DATABASE_URL")
 	return url, env.Err()
 }

@@ -12,12 +12,14 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/testplanit/tpi-workers/internal/config"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/testplanit/tpi-workers/pkg/postgres"
-	"github.com/testplanit/tpi-workers/pkg/smtp"
-	"github.com/testplanit/tpi-workers/pkg/worker"
+	"github.com/testplanit/tpi-workers/internal/postgres"
+	"github.com/testplanit/tpi-workers/internal/smtp"
+	"github.com/testplanit/tpi-workers/internal/worker"
 )
 
 // doctorTimeout bounds each dependency check.
@@ -163,7 +165,7 @@ func checkSMTP(ctx context.Context, getenv func(string) string) finding {
 	if strings.TrimSpace(getenv("EMAIL_SERVER_HOST")) == "" {
 		return finding{}
 	}
-	env := worker.NewEnv(getenv)
+	env := config.NewEnv(getenv)
 	cfg, err := smtp.LoadConfig(env)
 	if err == nil {
 		err = env.Err()

@@ -7,9 +7,9 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/testplanit/tpi-workers/pkg/forecast"
-	"github.com/testplanit/tpi-workers/pkg/forecast/forecastgen"
-	"github.com/testplanit/tpi-workers/pkg/postgres"
+	"github.com/testplanit/tpi-workers/internal/forecast"
+	"github.com/testplanit/tpi-workers/internal/forecast/forecastgen"
+	"github.com/testplanit/tpi-workers/internal/postgres"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
 

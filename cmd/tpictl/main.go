@@ -13,7 +13,7 @@ import (
 	"context"
 	"os"
 
-	"github.com/testplanit/tpi-workers/pkg/worker"
+	"github.com/testplanit/tpi-workers/internal/worker"
 )
 
 func main() {

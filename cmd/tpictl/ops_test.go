@@ -11,8 +11,8 @@ import (
 	"github.com/hibiken/asynq"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/testplanit/tpi-workers/internal/dashboard"
 	"github.com/testplanit/tpi-workers/internal/testenv"
-	"github.com/testplanit/tpi-workers/pkg/dashboard"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
 

@@ -8,21 +8,23 @@ import (
 	"slices"
 	"text/tabwriter"
 
+	"github.com/testplanit/tpi-workers/internal/config"
+
 	"github.com/hibiken/asynq"
 
+	"github.com/testplanit/tpi-workers/internal/worker"
 	"github.com/testplanit/tpi-workers/pkg/task"
-	"github.com/testplanit/tpi-workers/pkg/worker"
 )
 
 func (c *cli) redis() (asynq.RedisConnOpt, error) {
-	env := worker.NewEnv(c.getenv)
+	env := config.NewEnv(c.getenv)
 	raw := env.Required("VALKEY_URL")
 	if err := env.Err(); err != nil {
 		return nil, err
 	}
 	opt, err := worker.ParseValkeyURL(raw)
 	if err != nil {
-		return nil, &worker.ConfigError{Var: "VALKEY_URL", Reason: err.Error()}
+		return nil, &config.ConfigError{Var: "VALKEY_URL", Reason: err.Error()}
 	}
 	return opt, nil
 }

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/testplanit/tpi-workers/pkg/dashboard"
+	"github.com/testplanit/tpi-workers/internal/dashboard"
 )
 
 // cmdHashPassword reads a password from the first line of stdin and prints

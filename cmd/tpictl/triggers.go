@@ -12,7 +12,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/testplanit/tpi-workers/pkg/schedule"
+	"github.com/testplanit/tpi-workers/internal/schedule"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
 

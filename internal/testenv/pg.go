@@ -17,7 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/testplanit/tpi-workers/pkg/postgres"
+	"github.com/testplanit/tpi-workers/internal/postgres"
 )
 
 // PostgresURLEnv names the environment variable holding the admin URL of the PostgreSQL server

@@ -17,9 +17,9 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/testplanit/tpi-workers/internal/notify"
+	"github.com/testplanit/tpi-workers/internal/postgres"
 	"github.com/testplanit/tpi-workers/internal/testenv"
-	"github.com/testplanit/tpi-workers/pkg/notify"
-	"github.com/testplanit/tpi-workers/pkg/postgres"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
 

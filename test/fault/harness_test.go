@@ -4,7 +4,7 @@
 // pushed over its memory limit. Effects are counted in PostgreSQL, so each
 // test tells "exactly once" apart from "lost" and "twice".
 //
-// The workers under test are ./faultworker (the real runtime, pkg/worker,
+// The workers under test are ./faultworker (the real runtime, internal/worker,
 // around one idempotent handler whose effect is counted) and the real
 // notification-worker. TestMain builds them once.
 package fault

@@ -1,5 +1,5 @@
 // Command faultworker is a test-only worker for the fault tests in
-// test/fault: the real runtime (pkg/worker) around one idempotent handler
+// test/fault: the real runtime (internal/worker) around one idempotent handler
 // whose effect is counted in PostgreSQL, so a test can tell "exactly once"
 // from "lost" or "twice" after crashes and outages. It is internal to the
 // fleet and never shipped.
@@ -29,12 +29,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/testplanit/tpi-workers/internal/config"
+
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/testplanit/tpi-workers/pkg/postgres"
-	"github.com/testplanit/tpi-workers/pkg/worker"
+	"github.com/testplanit/tpi-workers/internal/postgres"
+	"github.com/testplanit/tpi-workers/internal/worker"
 )
 
 // TypeEffect is the one task type this worker handles.
@@ -55,7 +57,7 @@ func main() {
 }
 
 func run(ctx context.Context, getenv func(string) string) error {
-	env := worker.NewEnv(getenv)
+	env := config.NewEnv(getenv)
 	cfg := worker.LoadConfig(env, "faultworker", env.String("FAULT_QUEUE", "notifications"), "127.0.0.1:0")
 	dbURL := env.Required("DATABASE_URL")
 	if err := env.Err(); err != nil {

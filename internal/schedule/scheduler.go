@@ -1,0 +1,199 @@
+package schedule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/testplanit/tpi-workers/internal/worker"
+)
+
+// Options configure a [Scheduler].
+type Options struct {
+	// Redis is the Valkey connection. Required.
+	Redis asynq.RedisConnOpt
+	// Provider supplies the entries. Required.
+	Provider *Provider
+	// Timing must be the Provider's.
+	Timing Timing
+	// HeartbeatInterval is how often the entries are written for the
+	// dashboard's Schedulers view. Default 10s.
+	HeartbeatInterval time.Duration
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the scheduler's metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// HistoryPruneInterval is how often the enqueue histories of replaced
+	// entries are deleted (see pruneHistory). Default 10m; negative
+	// disables.
+	HistoryPruneInterval time.Duration
+}
+
+// Scheduler runs the periodic entries on asynq's PeriodicTaskManager.
+type Scheduler struct {
+	mgr      *asynq.PeriodicTaskManager
+	provider *Provider
+	log      *slog.Logger
+
+	redis      asynq.RedisConnOpt
+	prune      time.Duration
+	pruneMin   time.Duration
+	stopPrune  context.CancelFunc
+	prunerDone chan struct{}
+
+	enqueued *prometheus.CounterVec
+	already  *prometheus.CounterVec
+	failed   *prometheus.CounterVec
+}
+
+// New builds a scheduler; [Scheduler.Start] starts it.
+func New(o Options) (*Scheduler, error) {
+	if o.Redis == nil || o.Provider == nil {
+		return nil, errors.New("schedule: Options.Redis and Options.Provider are required")
+	}
+	timing := o.Timing.WithDefaults()
+	s := &Scheduler{provider: o.Provider, log: o.Logger, redis: o.Redis, prune: o.HistoryPruneInterval}
+	if s.prune == 0 {
+		s.prune = 10 * time.Minute
+	}
+	hb := o.HeartbeatInterval
+	if hb <= 0 {
+		hb = 10 * time.Second
+	}
+	s.pruneMin = 3 * hb
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.enqueued = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tpi_scheduler_enqueued_total",
+		Help: "Occurrences this scheduler enqueued, by entry.",
+	}, []string{"entry"})
+	s.already = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tpi_scheduler_already_enqueued_total",
+		Help: "Occurrences found already enqueued (by another scheduler), by entry.",
+	}, []string{"entry"})
+	s.failed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tpi_scheduler_enqueue_errors_total",
+		Help: "Occurrences this scheduler could not enqueue, by entry.",
+	}, []string{"entry"})
+	if o.Registerer != nil {
+		for _, c := range []prometheus.Collector{s.enqueued, s.already, s.failed} {
+			if err := o.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("schedule: register metrics: %w", err)
+			}
+		}
+	}
+	mgr, err := asynq.NewPeriodicTaskManager(asynq.PeriodicTaskManagerOpts{
+		PeriodicTaskConfigProvider: o.Provider,
+		RedisConnOpt:               o.Redis,
+		SyncInterval:               timing.SyncInterval,
+		SchedulerOpts: &asynq.SchedulerOpts{
+			HeartbeatInterval: o.HeartbeatInterval,
+			Location:          time.UTC, // each spec carries its own CRON_TZ
+			Logger:            worker.AsynqLogger(s.log),
+			LogLevel:          asynq.WarnLevel,
+			PostEnqueueFunc:   s.postEnqueue,
+			// EnqueueErrorHandler is the only hook that sees the options
+			// (hence the task ID) of a failed enqueue.
+			//lint:ignore SA1019 PostEnqueueFunc gets no task ID on error.
+			EnqueueErrorHandler: s.enqueueError,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("schedule: %w", err)
+	}
+	s.mgr = mgr
+	return s, nil
+}
+
+// Start registers the entries and starts firing them. It fails if the
+// configuration is invalid.
+func (s *Scheduler) Start() error {
+	if _, err := s.provider.Current(); err != nil {
+		return err
+	}
+	if err := s.mgr.Start(); err != nil {
+		return fmt.Errorf("schedule: %w", err)
+	}
+	if s.prune > 0 {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stopPrune, s.prunerDone = cancel, make(chan struct{})
+		go s.pruner(ctx)
+	}
+	return nil
+}
+
+// Shutdown stops firing and removes the entries from the dashboard.
+func (s *Scheduler) Shutdown() {
+	if s.stopPrune != nil {
+		s.stopPrune()
+		<-s.prunerDone
+	}
+	s.mgr.Shutdown()
+}
+
+func (s *Scheduler) pruner(ctx context.Context) {
+	defer close(s.prunerDone)
+	rc, ok := s.redis.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return
+	}
+	defer rc.Close()
+	insp := asynq.NewInspectorFromRedisClient(rc)
+	t := time.NewTicker(s.prune)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := pruneHistory(ctx, rc, insp, time.Now(), s.pruneMin)
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("cannot prune the histories of replaced scheduler entries", "err", err)
+			} else if n > 0 {
+				s.log.Debug("pruned the histories of replaced scheduler entries", "deleted", n)
+			}
+		}
+	}
+}
+
+func (s *Scheduler) postEnqueue(info *asynq.TaskInfo, err error) {
+	if err != nil || info == nil {
+		return // enqueueError reports it
+	}
+	s.provider.fired(info.ID)
+	name, _ := EntryOf(info.ID)
+	s.enqueued.WithLabelValues(name).Inc()
+	s.log.Info("occurrence enqueued", "entry", name, "task_id", info.ID, "type", info.Type, "queue", info.Queue)
+}
+
+func (s *Scheduler) enqueueError(t *asynq.Task, opts []asynq.Option, err error) {
+	id := ""
+	for _, o := range opts {
+		if o.Type() == asynq.TaskIDOpt {
+			id, _ = o.Value().(string)
+		}
+	}
+	name, _ := EntryOf(id)
+	s.provider.fired(id)
+	if errors.Is(err, asynq.ErrTaskIDConflict) && s.provider.stale(id, time.Now()) {
+		// The entry fired long after the occurrence its ID names: the
+		// configuration sync lagged and this occurrence was not enqueued.
+		s.failed.WithLabelValues(name).Inc()
+		s.log.Error("occurrence not enqueued: its task ID is stale (configuration sync lagged)", "entry", name, "task_id", id, "type", t.Type())
+		return
+	}
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		s.already.WithLabelValues(name).Inc()
+		s.log.Info("occurrence already enqueued (by another scheduler)", "entry", name, "task_id", id, "type", t.Type())
+		return
+	}
+	s.failed.WithLabelValues(name).Inc()
+	s.log.Error("occurrence not enqueued", "entry", name, "task_id", id, "type", t.Type(), "err", err)
+}

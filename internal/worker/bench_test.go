@@ -1,0 +1,151 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/testplanit/tpi-workers/internal/config"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/testplanit/tpi-workers/internal/testenv"
+	"github.com/testplanit/tpi-workers/internal/worker"
+)
+
+// The throughput benchmarks enqueue b.N no-op tasks, then time a worker from
+// start until it has handled all of them. Run them with a fixed count so
+// that both sides handle the same work, e.g.
+//
+//	go test -run '^$' -bench 'Noop' -benchtime 10000x -count 5 ./internal/worker
+func BenchmarkRuntimeNoop(b *testing.B) {
+	for _, c := range []int{10, 50} {
+		b.Run(fmt.Sprintf("c=%d", c), func(b *testing.B) {
+			benchThroughput(b, func(opt asynq.RedisClientOpt, h asynq.Handler) func() {
+				mux := asynq.NewServeMux()
+				mux.Handle(testType, h)
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error, 1)
+				ready := make(chan struct{})
+				app := &worker.App{
+					Config: worker.Config{Service: "bench", Queue: testQueue, Redis: opt, Concurrency: c,
+						HTTPAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, TaskCheckInterval: 100 * time.Millisecond,
+						MaxMemory: 1 << 40, MemoryCheckInterval: 5 * time.Second, LogLevel: slog.LevelInfo},
+					Mux:     mux,
+					Logger:  slog.New(slog.NewJSONHandler(io.Discard, nil)), // every task line is still formatted
+					Signals: make(chan os.Signal),
+					OnReady: func(string) { close(ready) },
+				}
+				go func() { done <- app.Run(ctx) }()
+				<-ready
+				return func() { cancel(); <-done }
+			})
+		})
+	}
+}
+
+func BenchmarkBareAsynqNoop(b *testing.B) {
+	for _, c := range []int{10, 50} {
+		b.Run(fmt.Sprintf("c=%d", c), func(b *testing.B) {
+			benchThroughput(b, func(opt asynq.RedisClientOpt, h asynq.Handler) func() {
+				srv := asynq.NewServer(opt, asynq.Config{Concurrency: c, Queues: map[string]int{testQueue: 1},
+					TaskCheckInterval: 100 * time.Millisecond, LogLevel: asynq.ErrorLevel})
+				if err := srv.Start(h); err != nil {
+					b.Fatal(err)
+				}
+				return srv.Shutdown
+			})
+		})
+	}
+}
+
+func benchThroughput(b *testing.B, run func(asynq.RedisClientOpt, asynq.Handler) (stop func())) {
+	opt, _ := testenv.Redis(b)
+	client := asynq.NewClient(opt)
+	defer client.Close()
+	for i := 0; i < b.N; i++ {
+		if _, err := client.Enqueue(asynq.NewTask(testType, []byte(`{"repositoryCaseId":1}`)), asynq.Queue(testQueue)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var n atomic.Int64
+	all := make(chan struct{})
+	target := int64(b.N)
+	h := asynq.HandlerFunc(func(context.Context, *asynq.Task) error {
+		if n.Add(1) == target {
+			close(all)
+		}
+		return nil
+	})
+	b.ResetTimer()
+	start := time.Now()
+	stop := run(opt, h)
+	<-all
+	elapsed := time.Since(start)
+	b.StopTimer()
+	stop()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "tasks/s")
+}
+
+// BenchmarkPickupLatency measures enqueue-to-handler-start on an idle worker
+// with the runtime's default TASK_CHECK_INTERVAL (50ms), one task at a time.
+//
+//	go test -run '^$' -bench PickupLatency -benchtime 200x ./internal/worker
+func BenchmarkPickupLatency(b *testing.B) {
+	opt, _ := testenv.Redis(b)
+	client := asynq.NewClient(opt)
+	defer client.Close()
+	lat := make(chan time.Duration, 1)
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(testType, func(_ context.Context, t *asynq.Task) error {
+		sent := time.Unix(0, int64(binary.BigEndian.Uint64(t.Payload())))
+		lat <- time.Since(sent)
+		return nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	ready := make(chan struct{})
+	e := config.NewEnv(func(k string) string {
+		return map[string]string{"VALKEY_URL": fmt.Sprintf("redis://%s/%d", opt.Addr, opt.DB)}[k]
+	})
+	cfg := worker.LoadConfig(e, "bench", testQueue, "127.0.0.1:0") // the defaults an operator gets
+	if e.Err() != nil {
+		b.Fatal(e.Err())
+	}
+	app := &worker.App{Config: cfg, Mux: mux, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Signals: make(chan os.Signal), OnReady: func(string) { close(ready) }}
+	go func() { done <- app.Run(ctx) }()
+	<-ready
+	defer func() { cancel(); <-done }()
+
+	// Let the worker settle into its idle polling.
+	time.Sleep(300 * time.Millisecond)
+	samples := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		payload := make([]byte, 8)
+		binary.BigEndian.PutUint64(payload, uint64(time.Now().UnixNano()))
+		if _, err := client.Enqueue(asynq.NewTask(testType, payload), asynq.Queue(testQueue)); err != nil {
+			b.Fatal(err)
+		}
+		samples = append(samples, <-lat)
+		// Wait a little so that the next enqueue lands at a random point of
+		// the idle poll cycle rather than right after a fetch.
+		time.Sleep(time.Duration(i%7) * 13 * time.Millisecond)
+	}
+	b.StopTimer()
+	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
+	pct := func(p float64) float64 {
+		return float64(samples[int(p*float64(len(samples)-1))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(0, "ns/op")
+}
