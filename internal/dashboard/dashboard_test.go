@@ -339,7 +339,7 @@ func TestEnqueueAPIEnqueuesIdempotently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ti.MaxRetry != 4 || ti.Timeout != 90*time.Second || ti.Retention != 48*time.Hour || !strings.Contains(string(ti.Payload), `"title":"Assigned"`) {
+	if ti.MaxRetry != task.MaxRetry(4).Value().(int) || ti.Timeout != 90*time.Second || ti.Retention != 48*time.Hour || !strings.Contains(string(ti.Payload), `"title":"Assigned"`) {
 		t.Errorf("task %+v", ti)
 	}
 	if qi, _ := e.insp.GetQueueInfo(task.QueueNotifications); qi.Size != 1 {

@@ -174,7 +174,7 @@ func parseEnqueue(raw []byte) (EnqueueRequest, []asynq.Option, error) {
 		if *o.MaxRetry < 0 || *o.MaxRetry > 25 {
 			return req, nil, fmt.Errorf("options.maxRetry: %d is out of range (0 to 25)", *o.MaxRetry)
 		}
-		opts = append(opts, asynq.MaxRetry(*o.MaxRetry))
+		opts = append(opts, task.MaxRetry(*o.MaxRetry))
 	}
 	if o.Timeout != "" {
 		d, err := time.ParseDuration(o.Timeout)

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -24,6 +25,12 @@ const applicationName = "tpi-workers"
 // names only the host, port, database and user, e.g.
 // "postgres: cannot reach 127.0.0.1:5432/testplanit as user x: ...".
 func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
+	return OpenMax(ctx, databaseURL, 0)
+}
+
+// OpenMax is [Open] with the pool bounded to maxConns connections; 0 keeps
+// pgx's default or the URL's pool_max_conns.
+func OpenMax(ctx context.Context, databaseURL string, maxConns int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		// pgx redacts the password in its ParseConfigError; don't add the raw URL to it.
@@ -31,6 +38,13 @@ func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = applicationName
+	}
+	// Sessions read and write UTC whatever the server's or the process's
+	// zone (see utc.go); a URL's own timezone parameter is overridden.
+	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	cfg.AfterConnect = registerUTC
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -82,4 +96,22 @@ func Redact(databaseURL string) string {
 	}
 	s := urlUserinfo.ReplaceAllString(databaseURL, "${1}:"+redactedPassword+"@")
 	return dsnPassword.ReplaceAllString(s, "${1}"+redactedPassword)
+}
+
+// ErrWorkerSchemaMissing is returned by [CheckWorkerSchema].
+var ErrWorkerSchemaMissing = errors.New("the worker schema is missing")
+
+// CheckWorkerSchema checks that the worker schema's migrations were applied
+// to db, and says what to run when they were not. Workers call it at start:
+// without it every task would fail as a transient error.
+func CheckWorkerSchema(ctx context.Context, db *pgxpool.Pool) error {
+	var ok bool
+	if err := db.QueryRow(ctx, `SELECT to_regclass('worker.goose_db_version') IS NOT NULL`).Scan(&ok); err != nil {
+		return fmt.Errorf("postgres: %s: check the worker schema: %w", describe(db.Config()), err)
+	}
+	if !ok {
+		return fmt.Errorf("postgres: %s: %w; run `tpictl migrate --mode worker-only` (on TestPlanIt's own database) or `tpictl migrate` (a fresh one)",
+			describe(db.Config()), ErrWorkerSchemaMissing)
+	}
+	return nil
 }

@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/testplanit/tpi-workers/internal/postgres"
+	"github.com/testplanit/tpi-workers/internal/tenant"
+
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -39,6 +42,9 @@ type App struct {
 	// Checks are pinged at start (a failure stops the process with a line
 	// naming the dependency) and by /readyz.
 	Checks []Check
+	// Tenants resolves each task's tenant for handlers registered with
+	// [Handle]; its open pools are checked by /readyz. Required by them.
+	Tenants *tenant.Resolver
 	// MemoryUsage defaults to [ProcessRSS].
 	MemoryUsage MemoryUsage
 	// Signals defaults to the process's SIGTERM, SIGINT and SIGTSTP.
@@ -103,6 +109,13 @@ func (a *App) Run(ctx context.Context) error {
 	if err := pingChecks(ctx, a.Checks); err != nil {
 		return err
 	}
+	checks := a.Checks
+	if a.Tenants != nil {
+		if err := openTenants(ctx, a.Tenants, log); err != nil {
+			return err
+		}
+		checks = append(checks, Check{Name: "postgres", Ping: a.Tenants.Ping})
+	}
 
 	var st atomic.Int32
 	var healthy atomic.Bool
@@ -129,7 +142,7 @@ func (a *App) Run(ctx context.Context) error {
 			}
 			return nil
 		}}
-		ep := &Endpoints{Service: cfg.Service, Registry: reg, Valkey: rc, Checks: append([]Check{serverHealth}, a.Checks...),
+		ep := &Endpoints{Service: cfg.Service, Registry: reg, Valkey: rc, Checks: append([]Check{serverHealth}, checks...),
 			State: func() (string, bool) {
 				s := state(st.Load())
 				return s.String(), s == stateRunning
@@ -141,7 +154,7 @@ func (a *App) Run(ctx context.Context) error {
 		httpAddr, httpErr = httpSrv.Addr(), httpSrv.Err()
 	}
 
-	if err := srv.Start(dispatch(a.Mux, metrics, log)); err != nil {
+	if err := srv.Start(dispatch(a.Mux, metrics, log, a.Tenants)); err != nil {
 		return fmt.Errorf("start asynq server: %w", err)
 	}
 	st.Store(int32(stateRunning))
@@ -232,6 +245,35 @@ func pingChecks(ctx context.Context, checks []Check) error {
 		if err := c.Ping(pctx); err != nil {
 			return fmt.Errorf("%s: %w", c.Name, err)
 		}
+	}
+	return nil
+}
+
+// openTenants opens the tenants' databases at start and checks their worker
+// schema. In single-tenant mode a failure stops the process with a line
+// naming the database. In multi-tenant mode an unreachable tenant is logged
+// and retried with its tasks, so one tenant's outage does not stop the
+// others; a missing worker schema stops the process, since every task of
+// that tenant would fail.
+func openTenants(ctx context.Context, r *tenant.Resolver, log *slog.Logger) error {
+	ids, err := r.IDs()
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := r.Resolve(pctx, id)
+		cancel()
+		switch {
+		case err == nil:
+		case !r.MultiTenant(), errors.Is(err, postgres.ErrWorkerSchemaMissing):
+			return err
+		default:
+			log.Warn("tenant database unreachable at start; its tasks wait", "tenant", id, "error", err.Error())
+		}
+	}
+	if r.MultiTenant() {
+		log.Info("multi-tenant mode", "tenants", len(ids))
 	}
 	return nil
 }

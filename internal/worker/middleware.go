@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/testplanit/tpi-workers/internal/tenant"
+	"github.com/testplanit/tpi-workers/pkg/task"
+
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -51,7 +54,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 // dispatch is the runtime's root handler: it routes through mux, turns an
 // unknown type into a permanent error (asynq's ServeMux would retry it),
 // attaches a tagged logger to ctx, and records logs and metrics.
-func dispatch(mux *asynq.ServeMux, m *Metrics, base *slog.Logger) asynq.Handler {
+//
+// It also spends the failure budget: asynq's MaxRetry holds one retry in
+// reserve for rate limits (task.RateLimitReserve), so a failure once the
+// task's own retries are spent is archived here, and a rate-limited attempt
+// can always wait and try again. A panic is a failure like any other.
+func dispatch(mux *asynq.ServeMux, m *Metrics, base *slog.Logger, tenants *tenant.Resolver) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		id, _ := asynq.GetTaskID(ctx)
 		queue, _ := asynq.GetQueueName(ctx)
@@ -59,11 +67,17 @@ func dispatch(mux *asynq.ServeMux, m *Metrics, base *slog.Logger) asynq.Handler 
 		maxRetry, _ := asynq.GetMaxRetry(ctx)
 		log := base.With("queue", queue, "type", t.Type(), "task_id", id, "retry", retry, "max_retry", maxRetry)
 		ctx = WithLogger(ctx, log)
+		if tenants != nil {
+			ctx = withResolver(ctx, tenants)
+		}
 
 		g := m.inFlight.WithLabelValues(queue)
 		g.Inc()
 		start := time.Now()
 		err := route(ctx, mux, t)
+		if budget := task.FailureRetries(maxRetry); err != nil && retry >= budget && Class(err) == "transient" && ctx.Err() == nil {
+			err = Permanent(fmt.Errorf("%w (attempt %d of %d, no retry left)", err, retry+1, budget+1))
+		}
 		elapsed := time.Since(start)
 		g.Dec()
 
@@ -79,7 +93,7 @@ func dispatch(mux *asynq.ServeMux, m *Metrics, base *slog.Logger) asynq.Handler 
 		default:
 			m.failed.WithLabelValues(queue, t.Type(), class).Inc()
 			lvl := slog.LevelWarn
-			if class == "permanent" || retry >= maxRetry {
+			if class == "permanent" {
 				lvl = slog.LevelError
 			}
 			log.Log(ctx, lvl, "task failed", "class", class, "duration_ms", elapsed.Milliseconds(), "error", err.Error())
@@ -88,7 +102,12 @@ func dispatch(mux *asynq.ServeMux, m *Metrics, base *slog.Logger) asynq.Handler 
 	})
 }
 
-func route(ctx context.Context, mux *asynq.ServeMux, t *asynq.Task) error {
+func route(ctx context.Context, mux *asynq.ServeMux, t *asynq.Task) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic in the %s handler: %v", t.Type(), r)
+		}
+	}()
 	h, pattern := mux.Handler(t)
 	if pattern == "" {
 		return Permanent(fmt.Errorf("no handler for task type %q on this worker", t.Type()))

@@ -11,11 +11,11 @@ import (
 // Clock tells the time; tests inject a fixed or stepping one.
 type Clock interface{ Now() time.Time }
 
-// SystemClock is the wall clock.
+// SystemClock is the wall clock, in UTC (TestPlanIt's columns hold UTC).
 type SystemClock struct{}
 
 // Now returns time.Now().
-func (SystemClock) Now() time.Time { return time.Now() }
+func (SystemClock) Now() time.Time { return time.Now().UTC() }
 
 // ProgressDoc is the JSON document a long task publishes as its asynq result,
 // which the dashboard shows beside the task.

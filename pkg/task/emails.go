@@ -139,3 +139,9 @@ func (p SendDigestEmail) TaskID() string {
 func NewSendDigestEmail(p SendDigestEmail, opts ...asynq.Option) (*asynq.Task, error) {
 	return build(TypeSendDigestEmail, p, opts)
 }
+
+// Tenant returns the payload's tenantId.
+func (p SendNotificationEmail) Tenant() string { return p.TenantID }
+
+// Tenant returns the payload's tenantId.
+func (p SendDigestEmail) Tenant() string { return p.TenantID }

@@ -69,3 +69,15 @@ func (p MilestoneDueNotifications) Validate() error { return text("tenantId", p.
 func NewMilestoneDueNotifications(p MilestoneDueNotifications, opts ...asynq.Option) (*asynq.Task, error) {
 	return build(TypeMilestoneDueNotifications, p, opts)
 }
+
+// Tenant returns the payload's tenantId.
+func (p UpdateSingleCaseForecast) Tenant() string { return p.TenantID }
+
+// Tenant returns the payload's tenantId.
+func (p UpdateAllCasesForecast) Tenant() string { return p.TenantID }
+
+// Tenant returns the payload's tenantId.
+func (p AutoCompleteMilestones) Tenant() string { return p.TenantID }
+
+// Tenant returns the payload's tenantId.
+func (p MilestoneDueNotifications) Tenant() string { return p.TenantID }

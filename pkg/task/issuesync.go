@@ -128,3 +128,6 @@ func (p SyncJob) withAction(a string) SyncJob {
 	}
 	return p
 }
+
+// Tenant returns the payload's tenantId.
+func (p SyncJob) Tenant() string { return p.TenantID }

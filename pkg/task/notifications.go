@@ -137,3 +137,9 @@ func (p SendDailyDigest) Validate() error { return text("tenantId", p.TenantID) 
 func NewSendDailyDigest(p SendDailyDigest, opts ...asynq.Option) (*asynq.Task, error) {
 	return build(TypeSendDailyDigest, p, opts)
 }
+
+// Tenant returns the payload's tenantId.
+func (p CreateNotification) Tenant() string { return p.TenantID }
+
+// Tenant returns the payload's tenantId.
+func (p SendDailyDigest) Tenant() string { return p.TenantID }

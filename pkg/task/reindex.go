@@ -93,3 +93,6 @@ func (p Reindex) TaskID() string {
 func NewReindex(p Reindex, opts ...asynq.Option) (*asynq.Task, error) {
 	return build(TypeReindex, p, opts)
 }
+
+// Tenant returns the payload's tenantId.
+func (p Reindex) Tenant() string { return p.TenantID }

@@ -171,7 +171,7 @@ func TestOptionsAsynqOptions(t *testing.T) {
 	for _, opt := range o.AsynqOptions() {
 		got = append(got, opt.String())
 	}
-	want := []string{`Queue("emails")`, "MaxRetry(4)", "Timeout(2m0s)", "Retention(720h0m0s)", `TaskID("email:notification:n1")`}
+	want := []string{`Queue("emails")`, "MaxRetry(5)", "Timeout(2m0s)", "Retention(720h0m0s)", `TaskID("email:notification:n1")`}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("AsynqOptions mismatch (-want +got):\n%s", diff)
 	}

@@ -58,3 +58,6 @@ func (p ProcessTestmoImport) TaskID() string {
 func NewProcessTestmoImport(p ProcessTestmoImport, opts ...asynq.Option) (*asynq.Task, error) {
 	return build(TypeProcessTestmoImport, p, opts)
 }
+
+// Tenant returns the payload's tenantId.
+func (p ProcessTestmoImport) Tenant() string { return p.TenantID }

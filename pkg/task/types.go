@@ -144,12 +144,32 @@ type Options struct {
 	TaskID string
 }
 
-// AsynqOptions returns o as asynq options: Queue, MaxRetry, Timeout,
+// RateLimitReserve is the retry that asynq's MaxRetry holds beyond a task's
+// failure budget. asynq archives a task whose retry count has reached
+// MaxRetry whatever the error, even one that its IsFailure function says is
+// not a failure; a rate-limited attempt does not raise the retry count, so
+// one reserved retry is enough for "wait and try again" to be possible at
+// every attempt, including the last one and on queues without retries. The
+// fleet's runtime archives a failure once the failure budget (MaxRetry minus
+// the reserve) is spent, so the reserve is never used by failures.
+const RateLimitReserve = 1
+
+// MaxRetry returns the asynq option for a task allowed n retries after
+// failures: asynq.MaxRetry(n + [RateLimitReserve]). Use it instead of
+// asynq.MaxRetry for tasks the fleet runs.
+func MaxRetry(n int) asynq.Option { return asynq.MaxRetry(n + RateLimitReserve) }
+
+// FailureRetries is the failure budget of a task whose asynq MaxRetry is
+// maxRetry: the inverse of [MaxRetry], never negative.
+func FailureRetries(maxRetry int) int { return max(maxRetry-RateLimitReserve, 0) }
+
+// AsynqOptions returns o as asynq options: Queue, MaxRetry (through
+// [MaxRetry], with the rate-limit reserve), Timeout,
 // Retention, then TaskID when set.
 func (o Options) AsynqOptions() []asynq.Option {
 	opts := []asynq.Option{
 		asynq.Queue(o.Queue),
-		asynq.MaxRetry(o.MaxRetry),
+		MaxRetry(o.MaxRetry),
 		asynq.Timeout(o.Timeout),
 		asynq.Retention(o.Retention),
 	}
