@@ -33,7 +33,8 @@ type Tenant struct {
 	// enqueues carries it.
 	ID string
 	// DB is the tenant's PostgreSQL pool: opened on first use, shared by
-	// the tenant's tasks, closed by the resolver when its URL changes.
+	// the tenant's tasks, closed by the resolver when its URL changes. Nil
+	// only for a single-tenant process configured without DATABASE_URL.
 	DB *pgxpool.Pool
 	// BaseURL is the web app's URL for links (baseUrl, else NEXTAUTH_URL).
 	BaseURL string
@@ -167,6 +168,9 @@ func (r *Resolver) Resolve(ctx context.Context, id string) (*Tenant, error) {
 	id, c, err := r.Lookup(id)
 	if err != nil {
 		return nil, err
+	}
+	if c.DatabaseURL == "" { // single-tenant without a database (tests, database-less workers)
+		return &Tenant{ID: id, BaseURL: c.BaseURL, ElasticsearchNode: c.ElasticsearchNode, ElasticsearchIndex: c.ElasticsearchIndex}, nil
 	}
 	db, err := r.pool(ctx, id, c.DatabaseURL)
 	if err != nil {

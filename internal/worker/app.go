@@ -43,7 +43,8 @@ type App struct {
 	// naming the dependency) and by /readyz.
 	Checks []Check
 	// Tenants resolves each task's tenant for handlers registered with
-	// [Handle]; its open pools are checked by /readyz. Required by them.
+	// [Handle]; its open pools are checked by /readyz. Nil means a resolver
+	// built from Config.Tenants, closed when Run returns.
 	Tenants *tenant.Resolver
 	// MemoryUsage defaults to [ProcessRSS].
 	MemoryUsage MemoryUsage
@@ -109,13 +110,17 @@ func (a *App) Run(ctx context.Context) error {
 	if err := pingChecks(ctx, a.Checks); err != nil {
 		return err
 	}
-	checks := a.Checks
-	if a.Tenants != nil {
-		if err := openTenants(ctx, a.Tenants, log); err != nil {
+	tenants := a.Tenants
+	if tenants == nil {
+		if tenants, err = tenant.NewResolver(cfg.Tenants, nil, log); err != nil {
 			return err
 		}
-		checks = append(checks, Check{Name: "postgres", Ping: a.Tenants.Ping})
+		defer tenants.Close()
 	}
+	if err := openTenants(ctx, tenants, log); err != nil {
+		return err
+	}
+	checks := append(a.Checks, Check{Name: "postgres", Ping: tenants.Ping})
 
 	var st atomic.Int32
 	var healthy atomic.Bool
@@ -154,7 +159,7 @@ func (a *App) Run(ctx context.Context) error {
 		httpAddr, httpErr = httpSrv.Addr(), httpSrv.Err()
 	}
 
-	if err := srv.Start(dispatch(a.Mux, metrics, log, a.Tenants)); err != nil {
+	if err := srv.Start(dispatch(a.Mux, metrics, log, tenants)); err != nil {
 		return fmt.Errorf("start asynq server: %w", err)
 	}
 	st.Store(int32(stateRunning))

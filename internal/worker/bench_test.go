@@ -112,8 +112,9 @@ func BenchmarkPickupLatency(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	ready := make(chan struct{})
+	_, dbURL := testenv.Postgres(b)
 	e := config.NewEnv(func(k string) string {
-		return map[string]string{"VALKEY_URL": fmt.Sprintf("redis://%s/%d", opt.Addr, opt.DB)}[k]
+		return map[string]string{"VALKEY_URL": fmt.Sprintf("redis://%s/%d", opt.Addr, opt.DB), "DATABASE_URL": dbURL}[k]
 	})
 	cfg := worker.LoadConfig(e, "bench", testQueue, "127.0.0.1:0") // the defaults an operator gets
 	if e.Err() != nil {

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"github.com/testplanit/tpi-workers/internal/config"
+	"github.com/testplanit/tpi-workers/internal/tenant"
 
 	"fmt"
 	"log/slog"
@@ -63,6 +64,13 @@ type Config struct {
 	// MEMORY_CHECK_INTERVAL, default 5s.
 	MemoryCheckInterval time.Duration
 
+	// Tenants says where each tenant's database, base URL and
+	// Elasticsearch settings come from: MULTI_TENANT_MODE,
+	// INSTANCE_TENANT_ID, TENANT_CONFIG_FILE, TENANT_CONFIGS,
+	// TENANT_<ID>_*, else DATABASE_URL, NEXTAUTH_URL, ELASTICSEARCH_NODE
+	// (see internal/tenant).
+	Tenants tenant.Settings
+
 	// LogFormat is "json" (default) or "text". LOG_FORMAT.
 	LogFormat string
 	// LogLevel is debug, info (default), warn or error. LOG_LEVEL.
@@ -81,15 +89,17 @@ func LoadConfig(env *config.Env, service, queue, httpAddr string) Config {
 		env.Fail("queue", "unknown queue %q", queue)
 	}
 	c.loadCommon(env, httpAddr)
+	c.Tenants = tenant.LoadSettings(env, tenant.EnvNames(), true)
 	return c
 }
 
 // LoadClientConfig reads the variables a process that only produces or
-// inspects tasks needs (scheduler, dashboard, CLI): VALKEY_URL, logging and
-// HTTP_ADDR.
+// inspects tasks needs (scheduler, dashboard, CLI): VALKEY_URL, logging,
+// HTTP_ADDR and the tenants (DATABASE_URL optional).
 func LoadClientConfig(env *config.Env, service, httpAddr string) Config {
 	c := Config{Service: service}
 	c.loadCommon(env, httpAddr)
+	c.Tenants = tenant.LoadSettings(env, tenant.EnvNames(), false)
 	return c
 }
 

@@ -11,7 +11,7 @@ import (
 func mapEnv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestLoadConfigDefaultsAndQueueConcurrency(t *testing.T) {
-	e := config.NewEnv(mapEnv(map[string]string{"VALKEY_URL": "valkey://u:secret@cache:6380/2", "EMAIL_CONCURRENCY": "9"}))
+	e := config.NewEnv(mapEnv(map[string]string{"VALKEY_URL": "valkey://u:secret@cache:6380/2", "EMAIL_CONCURRENCY": "9", "DATABASE_URL": "postgres://db/x"}))
 	c := LoadConfig(e, "email-worker", "emails", ":9102")
 	if err := e.Err(); err != nil {
 		t.Fatal(err)
@@ -24,7 +24,7 @@ func TestLoadConfigDefaultsAndQueueConcurrency(t *testing.T) {
 		t.Errorf("RedisURL = %q", c.RedisURL)
 	}
 
-	e = config.NewEnv(mapEnv(map[string]string{"VALKEY_URL": "valkey://cache"}))
+	e = config.NewEnv(mapEnv(map[string]string{"VALKEY_URL": "valkey://cache", "DATABASE_URL": "postgres://db/x"}))
 	c = LoadConfig(e, "notification-worker", "notifications", "")
 	if c.Concurrency != 5 || e.Err() != nil {
 		t.Fatalf("default NOTIFICATION_CONCURRENCY: %d %v", c.Concurrency, e.Err())
