@@ -7,12 +7,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
-	"time"
 
 	"github.com/testplanit/tpi-workers/internal/config"
 
@@ -42,38 +38,27 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	rc.Close()
+	defer rc.Close()
 
 	srv, err := dashboard.New(cfg, log)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("DASHBOARD_ADDR: cannot listen on %s: %w", cfg.Addr, err)
-	}
-	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- httpSrv.Serve(ln) }()
-
 	c := cfg.Credentials
-	if cfg.InsecureOpen {
-		log.Warn("dashboard is OPEN: no authentication (DASHBOARD_INSECURE_OPEN on loopback)", "addr", ln.Addr().String())
+	r := &worker.Runner{
+		Service: base.Service, HTTPAddr: cfg.Addr, AddrVar: "DASHBOARD_ADDR", Handler: srv.Handler(),
+		ReadinessGrace: base.ReadinessGrace, Logger: log, Registry: worker.NewRegistry(), Valkey: rc,
+		OnReady: func(addr string) {
+			if cfg.InsecureOpen {
+				log.Warn("dashboard is OPEN: no authentication (DASHBOARD_INSECURE_OPEN on loopback)", "addr", addr)
+			}
+			log.Info("dashboard listening", "addr", addr, "path", cfg.RootPath, "read_only", cfg.ReadOnly,
+				"admin_basic", c.AdminUser != "", "admin_token", c.AdminTokenHash != "",
+				"viewer_basic", c.ViewerUser != "", "viewer_token", c.ViewerTokenHash != "",
+				"enqueue_api", c.ProducerTokenHash != "" || cfg.InsecureOpen, "valkey", base.RedisURL)
+		},
 	}
-	log.Info("dashboard listening", "addr", ln.Addr().String(), "path", cfg.RootPath, "read_only", cfg.ReadOnly,
-		"admin_basic", c.AdminUser != "", "admin_token", c.AdminTokenHash != "",
-		"viewer_basic", c.ViewerUser != "", "viewer_token", c.ViewerTokenHash != "",
-		"enqueue_api", c.ProducerTokenHash != "" || cfg.InsecureOpen, "valkey", base.RedisURL)
-
-	select {
-	case <-ctx.Done():
-	case err := <-served:
-		return fmt.Errorf("DASHBOARD_ADDR: %w", err)
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = httpSrv.Shutdown(sctx)
-	log.Info("dashboard stopped")
-	return nil
+	// The dashboard's work is its HTTP handler, served by the Runner.
+	return r.Run(ctx, worker.ServiceFuncs{})
 }

@@ -48,6 +48,21 @@ func TestRunServesAndStops(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	}, "/healthz")
+	// The same JSON health as every process of the fleet, without credentials.
+	for path, want := range map[string]string{
+		"/healthz": `{"service":"dashboard","status":"ok"}`,
+		"/readyz":  `{"state":"running","valkey":"ok"}`,
+	} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || strings.TrimSpace(string(b)) != want {
+			t.Errorf("%s: %d %s, want 200 %s", path, resp.StatusCode, b, want)
+		}
+	}
 	req, _ := http.NewRequest("GET", "http://"+addr+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer tok-admin")
 	resp, err := http.DefaultClient.Do(req)

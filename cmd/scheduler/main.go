@@ -15,9 +15,6 @@ import (
 
 	"github.com/testplanit/tpi-workers/internal/config"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"github.com/testplanit/tpi-workers/internal/schedule"
 	"github.com/testplanit/tpi-workers/internal/worker"
 	"github.com/testplanit/tpi-workers/pkg/task"
@@ -56,8 +53,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := worker.NewRegistry()
 	s, err := schedule.New(schedule.Options{
 		Redis: cfg.Redis, Provider: provider, Timing: timing, HeartbeatInterval: heartbeat,
 		Logger: log, Registerer: reg,
@@ -65,33 +61,19 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-
-	if cfg.HTTPAddr != "" {
-		ep := &worker.Endpoints{Service: cfg.Service, Registry: reg, Valkey: rc}
-		httpSrv, err := worker.Serve(cfg.HTTPAddr, ep.Handler())
-		if err != nil {
-			return err
-		}
-		defer httpSrv.Shutdown()
-		log.Info("http listening", "addr", httpSrv.Addr())
+	r := &worker.Runner{
+		Service: cfg.Service, HTTPAddr: cfg.HTTPAddr, ReadinessGrace: cfg.ReadinessGrace,
+		Logger: log, Registry: reg, Valkey: rc,
+		OnReady: func(addr string) { logEntries(log, current, file, timing, addr) },
 	}
-
-	if err := s.Start(); err != nil {
-		return err
-	}
-	logEntries(log, current, file, timing)
-	<-ctx.Done()
-	log.Info("scheduler stopping")
-	s.Shutdown()
-	log.Info("scheduler stopped")
-	return nil
+	return r.Run(ctx, worker.ServiceFuncs{StartFunc: s.Start, ShutdownFunc: s.Shutdown})
 }
 
 // logEntries says at start what will run when.
-func logEntries(log *slog.Logger, cfg schedule.Config, file string, timing schedule.Timing) {
+func logEntries(log *slog.Logger, cfg schedule.Config, file string, timing schedule.Timing, httpAddr string) {
 	now := time.Now()
 	log.Info("scheduler started", "entries", len(cfg.Entries), "disabled", cfg.Disabled,
-		"timezone", cfg.Location.String(), "config_file", file, "sync_interval", timing.WithDefaults().SyncInterval.String())
+		"timezone", cfg.Location.String(), "config_file", file, "sync_interval", timing.WithDefaults().SyncInterval.String(), "http", httpAddr)
 	for _, e := range cfg.Entries {
 		next := e.Next(now)
 		q, _ := task.QueueOf(e.TaskType)

@@ -75,7 +75,7 @@ func TestRunLogsEntriesServesMetricsAndStops(t *testing.T) {
 	if code, body := get(addr, "/healthz"); code != 200 || body != `{"service":"scheduler","status":"ok"}`+"\n" {
 		t.Errorf("/healthz %d %q", code, body)
 	}
-	if code, body := get(addr, "/readyz"); code != 200 || body != `{"valkey":"ok"}`+"\n" {
+	if code, body := get(addr, "/readyz"); code != 200 || body != `{"state":"running","valkey":"ok"}`+"\n" {
 		t.Errorf("/readyz %d %q", code, body)
 	}
 	out := logs.String()

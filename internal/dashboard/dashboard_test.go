@@ -161,7 +161,6 @@ func TestAuthentication(t *testing.T) {
 		{"metrics without credentials", req{path: "/metrics"}, 401},
 		{"metrics as producer", req{path: "/metrics", token: producerToken}, 403},
 		{"metrics as viewer", req{path: "/metrics", token: viewerToken}, 200},
-		{"healthz is public", req{path: "/healthz"}, 200},
 		{"manifest is public", req{path: "/admin/queues/manifest.json"}, 200},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -76,7 +76,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-// Handler serves /healthz, /metrics, /api/v1/tasks and the dashboard.
+// Handler serves /metrics, /api/v1/tasks and the dashboard; the process's
+// runner adds /healthz and /readyz in front of it.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Close releases the Valkey connections.
@@ -89,7 +90,6 @@ func (s *Server) Close() error {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.Handle("GET /metrics", s.require("metrics", RoleViewer, RoleAdmin)(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg})))
 	mux.Handle("/api/v1/tasks", http.HandlerFunc(s.enqueue))
 	mux.Handle("GET /{$}", http.RedirectHandler(s.cfg.RootPath+"/", http.StatusFound))

@@ -14,7 +14,6 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/testplanit/tpi-workers/pkg/task"
@@ -57,24 +56,12 @@ type App struct {
 	OnReady func(httpAddr string)
 }
 
-type state int32
-
-const (
-	stateStarting state = iota
-	stateRunning
-	stateStopped // fetching stopped by SIGTSTP
-	stateDraining
-)
-
-func (s state) String() string {
-	return [...]string{"starting", "running", "stopped", "draining"}[s]
-}
-
 // Run starts the worker and blocks until ctx is cancelled, SIGTERM or SIGINT
 // arrives (drain: readiness 503, stop fetching, wait up to ShutdownTimeout
 // for in-flight tasks, push back the rest), or the memory guard fires (same
 // drain, then [ErrMemoryLimit]). SIGTSTP stops fetching and keeps the
-// process alive until SIGTERM, as asynq's own Server.Run does.
+// process alive until SIGTERM, as asynq's own Server.Run does. The lifecycle
+// is the [Runner]'s, shared with the scheduler and the dashboard.
 func (a *App) Run(ctx context.Context) error {
 	cfg := a.Config
 	if a.Mux == nil {
@@ -86,8 +73,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	reg := a.Registry
 	if reg == nil {
-		reg = prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		reg = NewRegistry()
 	}
 	metrics, err := NewMetrics(reg)
 	if err != nil {
@@ -120,9 +106,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err := openTenants(ctx, tenants, log); err != nil {
 		return err
 	}
-	checks := append(a.Checks, Check{Name: "postgres", Ping: tenants.Ping})
 
-	var st atomic.Int32
 	var healthy atomic.Bool
 	healthy.Store(true)
 	srv := asynq.NewServerFromRedisClient(rc, asynq.Config{
@@ -136,93 +120,58 @@ func (a *App) Run(ctx context.Context) error {
 		LogLevel:          asynqLevel(cfg.LogLevel),
 		HealthCheckFunc:   func(err error) { healthy.Store(err == nil) },
 	})
-
-	var httpSrv *HTTPServer
-	var httpAddr string
-	var httpErr <-chan error // nil, never ready, without a listener
-	if cfg.HTTPAddr != "" {
-		serverHealth := Check{Name: "asynq", Ping: func(context.Context) error {
-			if !healthy.Load() {
-				return errors.New("the server's own health check is failing")
-			}
-			return nil
-		}}
-		ep := &Endpoints{Service: cfg.Service, Registry: reg, Valkey: rc, Checks: append([]Check{serverHealth}, checks...),
-			State: func() (string, bool) {
-				s := state(st.Load())
-				return s.String(), s == stateRunning
-			}}
-		if httpSrv, err = Serve(cfg.HTTPAddr, ep.Handler()); err != nil {
-			return err
+	serverHealth := Check{Name: "asynq", Ping: func(context.Context) error {
+		if !healthy.Load() {
+			return errors.New("the server's own health check is failing")
 		}
-		defer httpSrv.Shutdown()
-		httpAddr, httpErr = httpSrv.Addr(), httpSrv.Err()
-	}
+		return nil
+	}}
 
-	if err := srv.Start(dispatch(a.Mux, metrics, log, tenants)); err != nil {
-		return fmt.Errorf("start asynq server: %w", err)
-	}
-	st.Store(int32(stateRunning))
-	log.Info("worker started", "queue", cfg.Queue, "concurrency", cfg.Concurrency,
-		"valkey", cfg.describeRedis(), "http", httpAddr, "max_memory_bytes", cfg.MaxMemory,
-		"shutdown_timeout", cfg.ShutdownTimeout.String(), "task_check_interval", cfg.TaskCheckInterval.String())
-	if a.OnReady != nil {
-		a.OnReady(httpAddr)
-	}
-
-	sigs := a.Signals
-	if sigs == nil {
-		ch, stop := notifySignals()
-		defer stop()
-		sigs = ch
-	}
 	memCtx, stopMem := context.WithCancel(context.Background())
 	defer stopMem()
-	overLimit := make(chan uint64, 1)
-	go watchMemory(memCtx, usage, cfg.MaxMemory, cfg.MemoryCheckInterval, func(used uint64) { overLimit <- used })
+	overLimit := make(chan error, 1)
+	go watchMemory(memCtx, usage, cfg.MaxMemory, cfg.MemoryCheckInterval, func(used uint64) {
+		log.Error("memory above MAX_MEMORY_RESTART", "used_bytes", used, "limit_bytes", cfg.MaxMemory)
+		overLimit <- ErrMemoryLimit
+	})
 
-	drain := func(reason string) {
-		st.Store(int32(stateDraining))
-		log.Info("draining: readiness is 503, fetching stops, in-flight tasks finish", "reason", reason,
-			"grace", cfg.ReadinessGrace.String(), "timeout", cfg.ShutdownTimeout.String())
-		if cfg.ReadinessGrace > 0 {
-			time.Sleep(cfg.ReadinessGrace)
-		}
-		srv.Stop()
-		srv.Shutdown()
-		if httpSrv != nil {
-			httpSrv.Shutdown()
-		}
-		log.Info("worker stopped", "reason", reason)
-	}
-
-	for {
-		select {
-		case <-ctx.Done():
-			drain("context cancelled")
-			return nil
-		case err := <-httpErr:
-			drain("HTTP server failed")
-			return err
-		case used := <-overLimit:
-			log.Error("memory above MAX_MEMORY_RESTART", "used_bytes", used, "limit_bytes", cfg.MaxMemory)
-			drain("memory limit")
-			return ErrMemoryLimit
-		case sig := <-sigs:
-			if isStopSignal(sig) {
-				if state(st.Load()) == stateRunning {
-					// Report "stopped" only once the processor has
-					// really stopped taking tasks.
-					srv.Stop()
-					st.Store(int32(stateStopped))
-					log.Info("SIGTSTP: stopped fetching new tasks; send SIGTERM to exit")
-				}
-				continue
+	r := &Runner{
+		Service: cfg.Service, HTTPAddr: cfg.HTTPAddr, ReadinessGrace: cfg.ReadinessGrace,
+		Logger: log, Registry: reg, Valkey: rc, Signals: a.Signals, Stop: overLimit,
+		Checks: append([]Check{serverHealth}, append(a.Checks, Check{Name: "postgres", Ping: tenants.Ping})...),
+		OnReady: func(httpAddr string) {
+			log.Info("worker started", "queue", cfg.Queue, "concurrency", cfg.Concurrency,
+				"valkey", cfg.describeRedis(), "http", httpAddr, "max_memory_bytes", cfg.MaxMemory,
+				"shutdown_timeout", cfg.ShutdownTimeout.String(), "task_check_interval", cfg.TaskCheckInterval.String())
+			if a.OnReady != nil {
+				a.OnReady(httpAddr)
 			}
-			drain(sig.String())
-			return nil
-		}
+		},
 	}
+	return r.Run(ctx, &queueService{srv: srv, h: dispatch(a.Mux, metrics, log, tenants)})
+}
+
+// queueService runs an asynq server as a [Service] and [Pauser].
+type queueService struct {
+	srv *asynq.Server
+	h   asynq.Handler
+}
+
+func (q *queueService) Start() error {
+	if err := q.srv.Start(q.h); err != nil {
+		return fmt.Errorf("start asynq server: %w", err)
+	}
+	return nil
+}
+
+// Pause stops fetching; it returns once the processor has stopped.
+func (q *queueService) Pause() { q.srv.Stop() }
+
+// Shutdown stops fetching, waits for in-flight tasks up to the server's
+// ShutdownTimeout and pushes back the rest.
+func (q *queueService) Shutdown() {
+	q.srv.Stop()
+	q.srv.Shutdown()
 }
 
 // DialValkey opens a client on VALKEY_URL and pings it within 5 seconds.

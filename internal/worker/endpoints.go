@@ -76,12 +76,25 @@ type HTTPServer struct {
 	errc chan error
 }
 
+// Mount returns a handler serving /healthz and /readyz from e and every
+// other path, /metrics included, from h.
+func (e *Endpoints) Mount(h http.Handler) http.Handler {
+	own := e.Handler()
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", own)
+	mux.Handle("GET /readyz", own)
+	mux.Handle("/", h)
+	return mux
+}
+
 // Serve listens on addr (HTTP_ADDR) and serves h in the background. The
 // error of a failed listen names the variable.
-func Serve(addr string, h http.Handler) (*HTTPServer, error) {
+func Serve(addr string, h http.Handler) (*HTTPServer, error) { return serve("HTTP_ADDR", addr, h) }
+
+func serve(varName, addr string, h http.Handler) (*HTTPServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("HTTP_ADDR: cannot listen on %s: %w", addr, err)
+		return nil, fmt.Errorf("%s: cannot listen on %s: %w", varName, addr, err)
 	}
 	s := &HTTPServer{
 		srv:  &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second},
@@ -90,7 +103,7 @@ func Serve(addr string, h http.Handler) (*HTTPServer, error) {
 	}
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.errc <- fmt.Errorf("HTTP_ADDR: %w", err)
+			s.errc <- fmt.Errorf("%s: %w", varName, err)
 		}
 	}()
 	return s, nil

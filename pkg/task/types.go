@@ -255,11 +255,15 @@ func build(taskType string, p Payload, opts []asynq.Option) (*asynq.Task, error)
 	return asynq.NewTask(taskType, b, append(o.AsynqOptions(), opts...)...), nil
 }
 
-// withTenant prefixes a deterministic task ID with the tenant, so that two
-// tenants sharing the queues never collide on an ID.
-func withTenant(tenantID, id string) string {
+// TenantKey prefixes key with "<tenantID>:" when a tenant is set, so that two
+// tenants sharing the queues and ledgers never collide on a key (task IDs,
+// idempotency ledger keys).
+func TenantKey(tenantID, key string) string {
 	if tenantID == "" {
-		return id
+		return key
 	}
-	return tenantID + ":" + id
+	return tenantID + ":" + key
 }
+
+// withTenant is [TenantKey] for this package's deterministic task IDs.
+func withTenant(tenantID, id string) string { return TenantKey(tenantID, id) }
