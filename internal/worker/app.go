@@ -113,12 +113,14 @@ func (a *App) Run(ctx context.Context) error {
 		Concurrency:       cfg.Concurrency,
 		Queues:            map[string]int{cfg.Queue: 1},
 		TaskCheckInterval: cfg.TaskCheckInterval,
-		RetryDelayFunc:    retryDelay(delay),
-		IsFailure:         isFailure,
-		ShutdownTimeout:   cfg.ShutdownTimeout,
-		Logger:            AsynqLogger(log),
-		LogLevel:          asynqLevel(cfg.LogLevel),
-		HealthCheckFunc:   func(err error) { healthy.Store(err == nil) },
+		// Zero (a Config built by hand) keeps asynq's 5s.
+		DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
+		RetryDelayFunc:           retryDelay(delay),
+		IsFailure:                isFailure,
+		ShutdownTimeout:          cfg.ShutdownTimeout,
+		Logger:                   AsynqLogger(log),
+		LogLevel:                 asynqLevel(cfg.LogLevel),
+		HealthCheckFunc:          func(err error) { healthy.Store(err == nil) },
 	})
 	serverHealth := Check{Name: "asynq", Ping: func(context.Context) error {
 		if !healthy.Load() {

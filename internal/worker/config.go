@@ -54,6 +54,12 @@ type Config struct {
 	// which costs up to 1.5s of pickup latency).
 	TaskCheckInterval time.Duration
 
+	// DelayedTaskCheckInterval is how often due retries and scheduled tasks
+	// are moved to the queue: the precision of a backoff or of a provider's
+	// Retry-After. DELAYED_TASK_CHECK_INTERVAL, default 1s (asynq's own is
+	// 5s).
+	DelayedTaskCheckInterval time.Duration
+
 	// MaxMemory is the hard memory limit (resident set size): above it the
 	// worker drains and exits non-zero. MAX_MEMORY_RESTART, default 1G,
 	// "0" never matches since sizes must be positive. GOMEMLIMIT, when not
@@ -118,6 +124,10 @@ func (c *Config) loadCommon(env *config.Env, httpAddr string) {
 	c.TaskCheckInterval = env.Duration("TASK_CHECK_INTERVAL", 50*time.Millisecond)
 	if c.TaskCheckInterval < time.Millisecond {
 		env.Fail("TASK_CHECK_INTERVAL", "must be at least 1ms")
+	}
+	c.DelayedTaskCheckInterval = env.Duration("DELAYED_TASK_CHECK_INTERVAL", time.Second)
+	if c.DelayedTaskCheckInterval < 10*time.Millisecond {
+		env.Fail("DELAYED_TASK_CHECK_INTERVAL", "must be at least 10ms")
 	}
 	c.MaxMemory = env.Bytes("MAX_MEMORY_RESTART", 1<<30)
 	c.MemoryCheckInterval = env.Duration("MEMORY_CHECK_INTERVAL", 5*time.Second)

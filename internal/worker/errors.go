@@ -74,7 +74,9 @@ func retryDelay(base asynq.RetryDelayFunc) asynq.RetryDelayFunc {
 	return func(n int, err error, t *asynq.Task) time.Duration {
 		var rl *RateLimitError
 		if errors.As(err, &rl) && rl.RetryAfter > 0 {
-			return rl.RetryAfter
+			// asynq keeps a retry's time in whole Unix seconds, rounded
+			// down; one more second makes the wait at least the one asked.
+			return rl.RetryAfter + time.Second
 		}
 		return base(n, err, t)
 	}
