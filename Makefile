@@ -23,6 +23,14 @@ build: ## build every binary into bin/
 .PHONY: test
 test: ## run every test against the real services (PostgreSQL, Redis; see README)
 	$(GO) test -race -shuffle=on -count=1 -timeout 30m $(PKGS)
+	@# Again for the packages that read or write timestamps, with the process in a zone far from UTC:
+	@# TestPlanIt's columns hold UTC whatever the process's TZ (README "Tenants and time").
+	TZ=Asia/Kolkata $(GO) test -race -count=1 -timeout 20m $(TZ_PKGS)
+
+# Packages that read or write timestamps; `make test` runs them a second time under TZ=Asia/Kolkata.
+TZ_PKGS := ./internal/postgres/... ./internal/tenant/... ./internal/notify/... ./internal/email/... \
+	./internal/forecast/... ./internal/schedule/... ./internal/worker/... \
+	./cmd/notification-worker/ ./cmd/email-worker/ ./cmd/forecast-worker/ ./cmd/scheduler/ ./test/tenant/
 
 .PHONY: vet
 vet: ## go vet
