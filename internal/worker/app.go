@@ -6,15 +6,17 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/testplanit/tpi-workers/internal/postgres"
 	"github.com/testplanit/tpi-workers/internal/tenant"
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
@@ -45,6 +47,11 @@ type App struct {
 	// [Handle]; its open pools are checked by /readyz. Nil means a resolver
 	// built from Config.Tenants, closed when Run returns.
 	Tenants *tenant.Resolver
+	// Dependencies are what the tasks need besides their tenant's database
+	// (SMTP, an issue tracker, S3, Elasticsearch): while one is down the
+	// worker stops fetching, and a failure it caused spends no attempt
+	// (see [Dependency]). They also answer /readyz.
+	Dependencies []Dependency
 	// MemoryUsage defaults to [ProcessRSS].
 	MemoryUsage MemoryUsage
 	// Signals defaults to the process's SIGTERM, SIGINT and SIGTSTP.
@@ -107,9 +114,21 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 
+	gs, err := newGates(log, reg, a.Dependencies, func(ctx context.Context, id string) error {
+		tn, err := tenants.Resolve(ctx, id)
+		if err != nil || tn.DB == nil {
+			return err
+		}
+		return tn.DB.Ping(ctx)
+	}, !tenants.MultiTenant())
+	if err != nil {
+		return err
+	}
+	defer gs.close()
+
 	var healthy atomic.Bool
 	healthy.Store(true)
-	srv := asynq.NewServerFromRedisClient(rc, asynq.Config{
+	asynqCfg := asynq.Config{
 		Concurrency:       cfg.Concurrency,
 		Queues:            map[string]int{cfg.Queue: 1},
 		TaskCheckInterval: cfg.TaskCheckInterval,
@@ -121,7 +140,7 @@ func (a *App) Run(ctx context.Context) error {
 		Logger:                   AsynqLogger(log),
 		LogLevel:                 asynqLevel(cfg.LogLevel),
 		HealthCheckFunc:          func(err error) { healthy.Store(err == nil) },
-	})
+	}
 	serverHealth := Check{Name: "asynq", Ping: func(context.Context) error {
 		if !healthy.Load() {
 			return errors.New("the server's own health check is failing")
@@ -137,10 +156,20 @@ func (a *App) Run(ctx context.Context) error {
 		overLimit <- ErrMemoryLimit
 	})
 
+	qs := &queueService{
+		newServer: func() *asynq.Server { return asynq.NewServerFromRedisClient(rc, asynqCfg) },
+		h:         dispatch(a.Mux, metrics, log, tenants, gs), log: log,
+	}
+	gs.onWide = qs.gate
+	checks := append([]Check{serverHealth}, a.Checks...)
+	checks = append(checks, Check{Name: "postgres", Ping: tenants.Ping})
+	for _, d := range a.Dependencies {
+		checks = append(checks, Check(d))
+	}
 	r := &Runner{
 		Service: cfg.Service, HTTPAddr: cfg.HTTPAddr, ReadinessGrace: cfg.ReadinessGrace,
 		Logger: log, Registry: reg, Valkey: rc, Signals: a.Signals, Stop: overLimit,
-		Checks: append([]Check{serverHealth}, append(a.Checks, Check{Name: "postgres", Ping: tenants.Ping})...),
+		Checks: checks,
 		OnReady: func(httpAddr string) {
 			log.Info("worker started", "queue", cfg.Queue, "concurrency", cfg.Concurrency,
 				"valkey", cfg.describeRedis(), "http", httpAddr, "max_memory_bytes", cfg.MaxMemory,
@@ -150,30 +179,82 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		},
 	}
-	return r.Run(ctx, &queueService{srv: srv, h: dispatch(a.Mux, metrics, log, tenants)})
+	return r.Run(ctx, qs)
 }
 
-// queueService runs an asynq server as a [Service] and [Pauser].
+// queueService runs an asynq server as a [Service] and [Pauser]. The
+// dependency gate suspends it (the server is shut down: nothing is fetched)
+// while a dependency every task needs is down, and starts a new one when it
+// is back; an asynq server cannot be restarted once stopped.
 type queueService struct {
-	srv *asynq.Server
-	h   asynq.Handler
+	newServer func() *asynq.Server
+	h         asynq.Handler
+	log       *slog.Logger
+
+	mu        sync.Mutex
+	srv       *asynq.Server // nil while suspended
+	held      bool          // paused (SIGTSTP) or shut down: the gate must not start a server
+	suspended bool
 }
 
 func (q *queueService) Start() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.suspended {
+		return nil
+	}
+	q.srv = q.newServer()
 	if err := q.srv.Start(q.h); err != nil {
 		return fmt.Errorf("start asynq server: %w", err)
 	}
 	return nil
 }
 
+// gate suspends (down) or resumes the server, in the background: it is
+// called from a handler's failure, which the shutdown would wait for.
+func (q *queueService) gate(down bool) {
+	go func() {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		q.suspended = down
+		switch {
+		case q.held:
+		case down && q.srv != nil:
+			q.log.Warn("a dependency every task needs is down: fetching stops until it is back")
+			q.srv.Stop()
+			q.srv.Shutdown()
+			q.srv = nil
+		case !down && q.srv == nil:
+			q.log.Info("dependencies back: fetching again")
+			q.srv = q.newServer()
+			if err := q.srv.Start(q.h); err != nil {
+				q.log.Error("cannot start the asynq server again", "error", err.Error())
+			}
+		}
+	}()
+}
+
 // Pause stops fetching; it returns once the processor has stopped.
-func (q *queueService) Pause() { q.srv.Stop() }
+func (q *queueService) Pause() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.held = true
+	if q.srv != nil {
+		q.srv.Stop()
+	}
+}
 
 // Shutdown stops fetching, waits for in-flight tasks up to the server's
 // ShutdownTimeout and pushes back the rest.
 func (q *queueService) Shutdown() {
-	q.srv.Stop()
-	q.srv.Shutdown()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.held = true
+	if q.srv != nil {
+		q.srv.Stop()
+		q.srv.Shutdown()
+		q.srv = nil
+	}
 }
 
 // DialValkey opens a client on VALKEY_URL and pings it within 5 seconds.

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/testplanit/tpi-workers/internal/tenant"
+	"github.com/testplanit/tpi-workers/pkg/task"
+
 	"github.com/hibiken/asynq"
 )
 
@@ -15,6 +18,9 @@ import (
 //     task is archived at once with the reason, never retried;
 //   - [RateLimited](err, after) when a provider asked to wait: retried after
 //     that delay, and not counted as a failure;
+//   - [UnavailableError] is not returned by handlers: the runtime's
+//     dependency gate makes it of a failure whose dependency is down (see
+//     gate.go); the task waits without spending an attempt;
 //   - any other error for a transient failure (database, network, SMTP): it
 //     is retried with the queue's exponential backoff.
 //
@@ -57,11 +63,14 @@ func RateLimited(err error, after time.Duration) error {
 // Class names an error's class, as used in logs and metric labels.
 func Class(err error) string {
 	var rl *RateLimitError
+	var un *UnavailableError
 	switch {
 	case err == nil:
 		return "success"
 	case errors.As(err, &rl):
 		return "rate_limited"
+	case errors.As(err, &un):
+		return "unavailable"
 	case IsPermanent(err):
 		return "permanent"
 	default:
@@ -78,12 +87,39 @@ func retryDelay(base asynq.RetryDelayFunc) asynq.RetryDelayFunc {
 			// down; one more second makes the wait at least the one asked.
 			return rl.RetryAfter + time.Second
 		}
+		var un *UnavailableError
+		if errors.As(err, &un) {
+			return max(un.RetryAfter, time.Second)
+		}
 		return base(n, err, t)
 	}
 }
 
-// isFailure keeps rate-limit waits out of the failure counts.
+// isFailure keeps rate-limit waits and dependency outages out of the
+// failure counts: such a retry spends no attempt.
 func isFailure(err error) bool {
 	var rl *RateLimitError
-	return !errors.As(err, &rl)
+	var un *UnavailableError
+	return !errors.As(err, &rl) && !errors.As(err, &un)
+}
+
+// errExhausted marks a failure archived because the task's retries are spent.
+var errExhausted = errors.New("no retry left")
+
+// archiveReason classifies why a task is archived, for the
+// tpi_tasks_archived_total metric: "invalid" (its payload), "tenant" (an
+// unknown, missing or foreign tenant), "exhausted" (its retries spent on its
+// own failures) or "permanent" (a refusal of the task: a missing row, a 5xx
+// for this message).
+func archiveReason(err error) string {
+	switch {
+	case errors.Is(err, task.ErrInvalidPayload):
+		return "invalid"
+	case errors.Is(err, tenant.ErrUnknownTenant), errors.Is(err, tenant.ErrTenantRequired), errors.Is(err, tenant.ErrForeignTenant):
+		return "tenant"
+	case errors.Is(err, errExhausted):
+		return "exhausted"
+	default:
+		return "permanent"
+	}
 }

@@ -24,6 +24,10 @@ type HandlerFunc[P any] func(ctx context.Context, p P) error
 // its name; an unreachable tenant database is retried). So no handler
 // decodes by hand or looks up a database itself.
 //
+// The dependency gate (gate.go) runs here too: a task whose dependency is
+// down waits without running, and a failure whose dependency does not
+// answer right after it spends no attempt.
+//
 // Outside an [App] (a test calling the handler directly) the context must
 // carry a tenant already, set with [WithTenant].
 func Handle[P any, PP interface {
@@ -36,14 +40,23 @@ func Handle[P any, PP interface {
 		if err != nil {
 			return err
 		}
-		ctx, err = resolveTenant(ctx, PP(&p).Tenant())
+		id := PP(&p).Tenant()
+		gs, _ := ctx.Value(gatesKey{}).(*gates)
+		var needs []*gate
+		if gs != nil {
+			needs = gs.forTask(id)
+			if err := admit(needs); err != nil {
+				return err
+			}
+		}
+		ctx, err = resolveTenant(ctx, id)
 		if err != nil {
-			return err
+			return blame(ctx, needs, err)
 		}
 		if rw := t.ResultWriter(); rw != nil {
 			ctx = context.WithValue(ctx, resultKey{}, io.Writer(rw))
 		}
-		return fn(ctx, p)
+		return blame(ctx, needs, fn(ctx, p))
 	})
 }
 
@@ -51,6 +64,7 @@ type (
 	tenantKey   struct{}
 	resolverKey struct{}
 	resultKey   struct{}
+	gatesKey    struct{}
 )
 
 // WithTenant returns ctx carrying tn, for tests and tools that call a

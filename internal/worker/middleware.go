@@ -19,6 +19,7 @@ type Metrics struct {
 	failed    *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
 	inFlight  *prometheus.GaugeVec
+	archived  *prometheus.CounterVec
 }
 
 // NewMetrics registers the task metrics on reg (never on the global
@@ -27,7 +28,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tpi_tasks_processed_total",
-			Help: "Tasks handled, by queue, type and outcome (success, transient, permanent, rate_limited).",
+			Help: "Tasks handled, by queue, type and outcome (success, transient, permanent, rate_limited, unavailable).",
 		}, []string{"queue", "type", "outcome"}),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tpi_tasks_failed_total",
@@ -43,7 +44,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Tasks being handled right now, by queue.",
 		}, []string{"queue"}),
 	}
-	for _, c := range []prometheus.Collector{m.processed, m.failed, m.duration, m.inFlight} {
+	m.archived = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tpi_tasks_archived_total",
+		Help: "Tasks archived (no retry: asynq keeps them for inspection and tpictl retry), by queue, type and reason (invalid, tenant, exhausted, permanent).",
+	}, []string{"queue", "type", "reason"})
+	for _, c := range []prometheus.Collector{m.processed, m.failed, m.duration, m.inFlight, m.archived} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
@@ -59,7 +64,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 // reserve for rate limits (task.RateLimitReserve), so a failure once the
 // task's own retries are spent is archived here, and a rate-limited attempt
 // can always wait and try again. A panic is a failure like any other.
-func dispatch(mux *asynq.ServeMux, m *Metrics, base *slog.Logger, tenants *tenant.Resolver) asynq.Handler {
+func dispatch(mux *asynq.ServeMux, m *Metrics, base *slog.Logger, tenants *tenant.Resolver, gs *gates) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		id, _ := asynq.GetTaskID(ctx)
 		queue, _ := asynq.GetQueueName(ctx)
@@ -70,13 +75,16 @@ func dispatch(mux *asynq.ServeMux, m *Metrics, base *slog.Logger, tenants *tenan
 		if tenants != nil {
 			ctx = withResolver(ctx, tenants)
 		}
+		if gs != nil {
+			ctx = context.WithValue(ctx, gatesKey{}, gs)
+		}
 
 		g := m.inFlight.WithLabelValues(queue)
 		g.Inc()
 		start := time.Now()
 		err := route(ctx, mux, t)
 		if budget := task.FailureRetries(maxRetry); err != nil && retry >= budget && Class(err) == "transient" && ctx.Err() == nil {
-			err = Permanent(fmt.Errorf("%w (attempt %d of %d, no retry left)", err, retry+1, budget+1))
+			err = Permanent(fmt.Errorf("%w (attempt %d of %d, %w)", err, retry+1, budget+1, errExhausted))
 		}
 		elapsed := time.Since(start)
 		g.Dec()
@@ -84,9 +92,14 @@ func dispatch(mux *asynq.ServeMux, m *Metrics, base *slog.Logger, tenants *tenan
 		class := Class(err)
 		m.duration.WithLabelValues(queue, t.Type()).Observe(elapsed.Seconds())
 		m.processed.WithLabelValues(queue, t.Type(), class).Inc()
+		if class == "permanent" {
+			m.archived.WithLabelValues(queue, t.Type(), archiveReason(err)).Inc()
+		}
 		switch {
 		case err == nil:
 			log.Info("task done", "duration_ms", elapsed.Milliseconds())
+		case class == "unavailable":
+			log.Warn("task waits for its dependency", "duration_ms", elapsed.Milliseconds(), "error", err.Error())
 		case ctx.Err() != nil:
 			m.failed.WithLabelValues(queue, t.Type(), class).Inc()
 			log.Warn("task interrupted; it will run again", "duration_ms", elapsed.Milliseconds(), "error", err.Error())
