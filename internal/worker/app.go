@@ -56,7 +56,8 @@ type App struct {
 	MemoryUsage MemoryUsage
 	// Signals defaults to the process's SIGTERM, SIGINT and SIGTSTP.
 	Signals <-chan os.Signal
-	// RetryDelay defaults to [task.RetryDelay], the per-queue backoff.
+	// RetryDelay defaults to [task.RetryDelay], the per-queue backoff, or
+	// to RETRY_BACKOFF_BASE and RETRY_BACKOFF_MAX when set.
 	RetryDelay asynq.RetryDelayFunc
 	// OnReady, if set, is called once the worker fetches tasks, with the
 	// address its HTTP endpoints listen on ("" when disabled).
@@ -89,6 +90,9 @@ func (a *App) Run(ctx context.Context) error {
 	delay := a.RetryDelay
 	if delay == nil {
 		delay = task.RetryDelay
+		if cfg.RetryBackoffBase > 0 {
+			delay = task.RetryDelayWith(cfg.RetryBackoffBase, cfg.RetryBackoffMax)
+		}
 	}
 	usage := a.MemoryUsage
 	if usage == nil {

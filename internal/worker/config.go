@@ -60,6 +60,13 @@ type Config struct {
 	// 5s).
 	DelayedTaskCheckInterval time.Duration
 
+	// RetryBackoffBase and RetryBackoffMax, when set, replace the queue's
+	// backoff (base 5 or 10 s, cap 1 h or 10 min): RETRY_BACKOFF_BASE and
+	// RETRY_BACKOFF_MAX, default unset. They shorten or stretch the window
+	// in which a task's own failures spend its attempts (the fault tests
+	// spend them all within seconds).
+	RetryBackoffBase, RetryBackoffMax time.Duration
+
 	// MaxMemory is the hard memory limit (resident set size): above it the
 	// worker drains and exits non-zero. MAX_MEMORY_RESTART, default 1G,
 	// "0" never matches since sizes must be positive. GOMEMLIMIT, when not
@@ -128,6 +135,11 @@ func (c *Config) loadCommon(env *config.Env, httpAddr string) {
 	c.DelayedTaskCheckInterval = env.Duration("DELAYED_TASK_CHECK_INTERVAL", time.Second)
 	if c.DelayedTaskCheckInterval < 10*time.Millisecond {
 		env.Fail("DELAYED_TASK_CHECK_INTERVAL", "must be at least 10ms")
+	}
+	c.RetryBackoffBase = env.Duration("RETRY_BACKOFF_BASE", 0)
+	c.RetryBackoffMax = env.Duration("RETRY_BACKOFF_MAX", 0)
+	if (c.RetryBackoffBase > 0) != (c.RetryBackoffMax > 0) || c.RetryBackoffMax < c.RetryBackoffBase {
+		env.Fail("RETRY_BACKOFF_MAX", "set RETRY_BACKOFF_BASE and RETRY_BACKOFF_MAX together, the maximum not below the base")
 	}
 	c.MaxMemory = env.Bytes("MAX_MEMORY_RESTART", 1<<30)
 	c.MemoryCheckInterval = env.Duration("MEMORY_CHECK_INTERVAL", 5*time.Second)

@@ -46,7 +46,7 @@ func Queues() []QueueSpec {
 			ConcurrencyEnv:     "NOTIFICATION_CONCURRENCY",
 			DefaultConcurrency: 5,
 			BaseBackoff:        5 * time.Second,
-			MaxBackoff:         10 * time.Minute,
+			MaxBackoff:         time.Hour,
 			Retention:          7 * day,
 		},
 		{
@@ -54,7 +54,7 @@ func Queues() []QueueSpec {
 			ConcurrencyEnv:     "EMAIL_CONCURRENCY",
 			DefaultConcurrency: 3,
 			BaseBackoff:        10 * time.Second,
-			MaxBackoff:         10 * time.Minute,
+			MaxBackoff:         time.Hour,
 			Retention:          30 * day,
 		},
 		{
@@ -62,7 +62,7 @@ func Queues() []QueueSpec {
 			ConcurrencyEnv:     "FORECAST_CONCURRENCY",
 			DefaultConcurrency: 5,
 			BaseBackoff:        5 * time.Second,
-			MaxBackoff:         10 * time.Minute,
+			MaxBackoff:         time.Hour,
 			Retention:          7 * day,
 		},
 		{
@@ -70,7 +70,7 @@ func Queues() []QueueSpec {
 			ConcurrencyEnv:     "SYNC_CONCURRENCY",
 			DefaultConcurrency: 2,
 			BaseBackoff:        5 * time.Second,
-			MaxBackoff:         30 * time.Minute,
+			MaxBackoff:         time.Hour,
 			Retention:          3 * day,
 		},
 		{

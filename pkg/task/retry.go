@@ -30,9 +30,19 @@ func RetryDelay(n int, err error, t *asynq.Task) time.Duration {
 			}
 		}
 	}
-	d := nominalDelay(base, limit, n)
-	return d/2 + rand.N(d-d/2+1)
+	return jittered(nominalDelay(base, limit, n))
 }
+
+// RetryDelayWith is [RetryDelay] with the same base and cap for every queue,
+// for an operator who shortens or stretches the retry window of a worker.
+func RetryDelayWith(base, limit time.Duration) asynq.RetryDelayFunc {
+	return func(n int, _ error, _ *asynq.Task) time.Duration {
+		return jittered(nominalDelay(base, limit, n))
+	}
+}
+
+// jittered draws uniformly from [d/2, d] (equal jitter).
+func jittered(d time.Duration) time.Duration { return d/2 + rand.N(d-d/2+1) }
 
 // nominalDelay returns base·2^n capped at limit, without overflowing.
 func nominalDelay(base, limit time.Duration, n int) time.Duration {

@@ -15,10 +15,10 @@ func TestRetryDelay(t *testing.T) {
 		taskType    string
 		base, limit time.Duration
 	}{
-		{task.TypeCreateNotification, 5 * time.Second, 10 * time.Minute},
-		{task.TypeSendDigestEmail, 10 * time.Second, 10 * time.Minute},
-		{task.TypeUpdateAllCasesForecast, 5 * time.Second, 10 * time.Minute},
-		{task.TypeRefreshIssue, 5 * time.Second, 30 * time.Minute},
+		{task.TypeCreateNotification, 5 * time.Second, time.Hour},
+		{task.TypeSendDigestEmail, 10 * time.Second, time.Hour},
+		{task.TypeUpdateAllCasesForecast, 5 * time.Second, time.Hour},
+		{task.TypeRefreshIssue, 5 * time.Second, time.Hour},
 		{task.TypeProcessTestmoImport, 10 * time.Second, 10 * time.Minute},
 		{task.TypeReindex, 10 * time.Second, 10 * time.Minute},
 		{"unknown:type", 5 * time.Second, 10 * time.Minute},

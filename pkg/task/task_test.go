@@ -54,10 +54,10 @@ func decoderFor(taskType string) func(*asynq.Task) (any, error) {
 
 func TestQueues(t *testing.T) {
 	want := []task.QueueSpec{
-		{Name: "notifications", ConcurrencyEnv: "NOTIFICATION_CONCURRENCY", DefaultConcurrency: 5, BaseBackoff: 5 * time.Second, MaxBackoff: 10 * time.Minute, Retention: 7 * day},
-		{Name: "emails", ConcurrencyEnv: "EMAIL_CONCURRENCY", DefaultConcurrency: 3, BaseBackoff: 10 * time.Second, MaxBackoff: 10 * time.Minute, Retention: 30 * day},
-		{Name: "forecast-updates", ConcurrencyEnv: "FORECAST_CONCURRENCY", DefaultConcurrency: 5, BaseBackoff: 5 * time.Second, MaxBackoff: 10 * time.Minute, Retention: 7 * day},
-		{Name: "issue-sync", ConcurrencyEnv: "SYNC_CONCURRENCY", DefaultConcurrency: 2, BaseBackoff: 5 * time.Second, MaxBackoff: 30 * time.Minute, Retention: 3 * day},
+		{Name: "notifications", ConcurrencyEnv: "NOTIFICATION_CONCURRENCY", DefaultConcurrency: 5, BaseBackoff: 5 * time.Second, MaxBackoff: time.Hour, Retention: 7 * day},
+		{Name: "emails", ConcurrencyEnv: "EMAIL_CONCURRENCY", DefaultConcurrency: 3, BaseBackoff: 10 * time.Second, MaxBackoff: time.Hour, Retention: 30 * day},
+		{Name: "forecast-updates", ConcurrencyEnv: "FORECAST_CONCURRENCY", DefaultConcurrency: 5, BaseBackoff: 5 * time.Second, MaxBackoff: time.Hour, Retention: 7 * day},
+		{Name: "issue-sync", ConcurrencyEnv: "SYNC_CONCURRENCY", DefaultConcurrency: 2, BaseBackoff: 5 * time.Second, MaxBackoff: time.Hour, Retention: 3 * day},
 		{Name: "testmo-imports", ConcurrencyEnv: "TESTMO_IMPORT_CONCURRENCY", DefaultConcurrency: 1, BaseBackoff: 10 * time.Second, MaxBackoff: 10 * time.Minute, Retention: 30 * day},
 		{Name: "elasticsearch-reindex", ConcurrencyEnv: "ELASTICSEARCH_REINDEX_CONCURRENCY", DefaultConcurrency: 2, BaseBackoff: 10 * time.Second, MaxBackoff: 10 * time.Minute, Retention: 7 * day},
 	}
@@ -135,17 +135,17 @@ func TestDefaultOptions(t *testing.T) {
 		taskType string
 		want     task.Options
 	}{
-		{task.TypeCreateNotification, task.Options{Queue: "notifications", MaxRetry: 2, Timeout: time.Minute, Retention: 7 * day}},
-		{task.TypeSendDailyDigest, task.Options{Queue: "notifications", MaxRetry: 2, Timeout: 30 * time.Minute, Retention: 7 * day}},
-		{task.TypeSendNotificationEmail, task.Options{Queue: "emails", MaxRetry: 4, Timeout: 2 * time.Minute, Retention: 30 * day}},
-		{task.TypeSendDigestEmail, task.Options{Queue: "emails", MaxRetry: 4, Timeout: 2 * time.Minute, Retention: 30 * day}},
-		{task.TypeUpdateSingleCaseForecast, task.Options{Queue: "forecast-updates", MaxRetry: 2, Timeout: 5 * time.Minute, Retention: 7 * day}},
-		{task.TypeUpdateAllCasesForecast, task.Options{Queue: "forecast-updates", MaxRetry: 2, Timeout: 2 * time.Hour, Retention: 7 * day}},
-		{task.TypeAutoCompleteMilestones, task.Options{Queue: "forecast-updates", MaxRetry: 2, Timeout: 15 * time.Minute, Retention: 7 * day}},
-		{task.TypeMilestoneDueNotifications, task.Options{Queue: "forecast-updates", MaxRetry: 2, Timeout: 15 * time.Minute, Retention: 7 * day}},
-		{task.TypeSyncIssues, task.Options{Queue: "issue-sync", MaxRetry: 2, Timeout: 6 * time.Hour, Retention: 3 * day}},
-		{task.TypeSyncProjectIssues, task.Options{Queue: "issue-sync", MaxRetry: 2, Timeout: 6 * time.Hour, Retention: 3 * day}},
-		{task.TypeRefreshIssue, task.Options{Queue: "issue-sync", MaxRetry: 2, Timeout: 5 * time.Minute, Retention: 3 * day}},
+		{task.TypeCreateNotification, task.Options{Queue: "notifications", MaxRetry: 11, Timeout: time.Minute, Retention: 7 * day}},
+		{task.TypeSendDailyDigest, task.Options{Queue: "notifications", MaxRetry: 11, Timeout: 30 * time.Minute, Retention: 7 * day}},
+		{task.TypeSendNotificationEmail, task.Options{Queue: "emails", MaxRetry: 11, Timeout: 2 * time.Minute, Retention: 30 * day}},
+		{task.TypeSendDigestEmail, task.Options{Queue: "emails", MaxRetry: 11, Timeout: 2 * time.Minute, Retention: 30 * day}},
+		{task.TypeUpdateSingleCaseForecast, task.Options{Queue: "forecast-updates", MaxRetry: 11, Timeout: 5 * time.Minute, Retention: 7 * day}},
+		{task.TypeUpdateAllCasesForecast, task.Options{Queue: "forecast-updates", MaxRetry: 11, Timeout: 2 * time.Hour, Retention: 7 * day}},
+		{task.TypeAutoCompleteMilestones, task.Options{Queue: "forecast-updates", MaxRetry: 11, Timeout: 15 * time.Minute, Retention: 7 * day}},
+		{task.TypeMilestoneDueNotifications, task.Options{Queue: "forecast-updates", MaxRetry: 11, Timeout: 15 * time.Minute, Retention: 7 * day}},
+		{task.TypeSyncIssues, task.Options{Queue: "issue-sync", MaxRetry: 11, Timeout: 6 * time.Hour, Retention: 3 * day}},
+		{task.TypeSyncProjectIssues, task.Options{Queue: "issue-sync", MaxRetry: 11, Timeout: 6 * time.Hour, Retention: 3 * day}},
+		{task.TypeRefreshIssue, task.Options{Queue: "issue-sync", MaxRetry: 11, Timeout: 5 * time.Minute, Retention: 3 * day}},
 		{task.TypeProcessTestmoImport, task.Options{Queue: "testmo-imports", MaxRetry: 0, Timeout: 12 * time.Hour, Retention: 30 * day}},
 		{task.TypeReindex, task.Options{Queue: "elasticsearch-reindex", MaxRetry: 0, Timeout: 6 * time.Hour, Retention: 7 * day}},
 	}

@@ -97,19 +97,27 @@ func defineType[P any, PP interface {
 // typeSpecs returns every task type's contract, in DESIGN.md's order. Retries are
 // the original attempts minus one; timeouts are explicit, because asynq's
 // default of 30 minutes would kill imports, bulk syncs and reindexes.
+// retriesHours is the failure retries of the queues that retry: with their
+// queue's backoff (base 5 or 10 s, doubling, capped at an hour) the
+// attempts of a task that keeps failing on its own spread over hours (about
+// 2.5 to 3.5 h nominal, half to all of it with jitter; the README has the
+// table). The original made 3 to 5 attempts within seconds. A dependency's
+// outage spends none of them (the runtime's dependency gate).
+const retriesHours = 11
+
 func typeSpecs() []typeSpec {
 	return []typeSpec{
-		defineType[CreateNotification](TypeCreateNotification, QueueNotifications, 2, time.Minute),
-		defineType[SendDailyDigest](TypeSendDailyDigest, QueueNotifications, 2, 30*time.Minute),
-		defineType[SendNotificationEmail](TypeSendNotificationEmail, QueueEmails, 4, 2*time.Minute),
-		defineType[SendDigestEmail](TypeSendDigestEmail, QueueEmails, 4, 2*time.Minute),
-		defineType[UpdateSingleCaseForecast](TypeUpdateSingleCaseForecast, QueueForecast, 2, 5*time.Minute),
-		defineType[UpdateAllCasesForecast](TypeUpdateAllCasesForecast, QueueForecast, 2, 2*time.Hour),
-		defineType[AutoCompleteMilestones](TypeAutoCompleteMilestones, QueueForecast, 2, 15*time.Minute),
-		defineType[MilestoneDueNotifications](TypeMilestoneDueNotifications, QueueForecast, 2, 15*time.Minute),
-		defineType[SyncJob](TypeSyncIssues, QueueIssueSync, 2, 6*time.Hour),
-		defineType[SyncJob](TypeSyncProjectIssues, QueueIssueSync, 2, 6*time.Hour),
-		defineType[SyncJob](TypeRefreshIssue, QueueIssueSync, 2, 5*time.Minute),
+		defineType[CreateNotification](TypeCreateNotification, QueueNotifications, retriesHours, time.Minute),
+		defineType[SendDailyDigest](TypeSendDailyDigest, QueueNotifications, retriesHours, 30*time.Minute),
+		defineType[SendNotificationEmail](TypeSendNotificationEmail, QueueEmails, retriesHours, 2*time.Minute),
+		defineType[SendDigestEmail](TypeSendDigestEmail, QueueEmails, retriesHours, 2*time.Minute),
+		defineType[UpdateSingleCaseForecast](TypeUpdateSingleCaseForecast, QueueForecast, retriesHours, 5*time.Minute),
+		defineType[UpdateAllCasesForecast](TypeUpdateAllCasesForecast, QueueForecast, retriesHours, 2*time.Hour),
+		defineType[AutoCompleteMilestones](TypeAutoCompleteMilestones, QueueForecast, retriesHours, 15*time.Minute),
+		defineType[MilestoneDueNotifications](TypeMilestoneDueNotifications, QueueForecast, retriesHours, 15*time.Minute),
+		defineType[SyncJob](TypeSyncIssues, QueueIssueSync, retriesHours, 6*time.Hour),
+		defineType[SyncJob](TypeSyncProjectIssues, QueueIssueSync, retriesHours, 6*time.Hour),
+		defineType[SyncJob](TypeRefreshIssue, QueueIssueSync, retriesHours, 5*time.Minute),
 		defineType[ProcessTestmoImport](TypeProcessTestmoImport, QueueTestmoImports, 0, 12*time.Hour),
 		defineType[Reindex](TypeReindex, QueueReindex, 0, 6*time.Hour),
 	}
