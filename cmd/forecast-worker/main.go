@@ -9,12 +9,10 @@ import (
 	"time"
 	_ "time/tzdata" // the reminder zone works in images without a zone database
 
-	"github.com/testplanit/tpi-workers/internal/config"
-
 	"github.com/hibiken/asynq"
 
+	"github.com/testplanit/tpi-workers/internal/config"
 	"github.com/testplanit/tpi-workers/internal/forecast"
-	"github.com/testplanit/tpi-workers/internal/postgres"
 	"github.com/testplanit/tpi-workers/internal/worker"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
@@ -24,7 +22,6 @@ func main() { worker.Main(run) }
 func run(ctx context.Context, getenv func(string) string) error {
 	env := config.NewEnv(getenv)
 	cfg := worker.LoadConfig(env, "forecast-worker", task.QueueForecast, ":9103")
-	dbURL := env.Required("DATABASE_URL")
 	// The reminder day (one reminder per milestone, user and day) is a day
 	// in the scheduler's time zone unless MILESTONE_REMINDER_TZ says
 	// otherwise (for a reminder entry given its own zone).
@@ -41,16 +38,10 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return &config.ConfigError{Var: zoneVar, Reason: fmt.Sprintf("unknown time zone %q", zone)}
 	}
-	db, err := postgres.Open(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	client := asynq.NewClient(cfg.Redis)
+	client := worker.NewClient(cfg)
 	defer client.Close()
-	h := &forecast.Handler{DB: db, Enqueuer: client, Location: loc, BatchSize: batch}
+	h := &forecast.Handler{Enqueuer: client, Location: loc, BatchSize: batch}
 	mux := asynq.NewServeMux()
 	h.Register(mux)
-	app := &worker.App{Config: cfg, Mux: mux, Checks: []worker.Check{{Name: "postgres", Ping: db.Ping}}}
-	return app.Run(ctx)
+	return (&worker.App{Config: cfg, Mux: mux}).Run(ctx)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -41,8 +42,8 @@ func cmdForecast(ctx context.Context, c *cli, args []string) error {
 		}
 		fmt.Fprintf(c.out, "forecasts: %d cases (%d changed) in %d link groups, %d runs (%d changed), %s "+
 			"(groups and runs %s, means %s, case writes %s, run writes %s)\n",
-			st.Cases, st.CasesUpdated, st.Groups, st.Runs, st.RunsUpdated, st.Elapsed.Round(1e6),
-			st.Scope.Round(1e6), st.Samples.Round(1e6), st.CaseWrites.Round(1e6), st.RunWrites.Round(1e6))
+			st.Cases, st.CasesUpdated, st.Groups, st.Runs, st.RunsUpdated, st.Elapsed.Round(time.Millisecond),
+			st.Scope.Round(time.Millisecond), st.Samples.Round(time.Millisecond), st.CaseWrites.Round(time.Millisecond), st.RunWrites.Round(time.Millisecond))
 		return nil
 	}
 
@@ -98,6 +99,6 @@ func cmdGenForecastData(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	fmt.Fprintf(c.out, "generated %d cases, %d links, %d runs, %d run cases, %d results, %d JUnit results in %s\n",
-		rep.Cases, rep.Links, rep.Runs, rep.RunCases, rep.Results, rep.JUnitResults, rep.Elapsed.Round(1e6))
+		rep.Cases, rep.Links, rep.Runs, rep.RunCases, rep.Results, rep.JUnitResults, rep.Elapsed.Round(time.Millisecond))
 	return nil
 }

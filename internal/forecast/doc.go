@@ -21,5 +21,11 @@
 //     NULL when nothing is pending, written in the same kind of batches.
 //
 // Milestone reminders are idempotent per milestone, user and day: a row in
-// worker.ledger and a deterministic task ID guard every enqueue.
+// worker.ledger and a deterministic task ID, both keyed by tenant, guard
+// every enqueue. The milestone SQL lives in [Store], which [Milestones]
+// uses through [MilestoneStore].
+//
+// [Handler] runs each task on its tenant (worker.TenantFrom): it builds a
+// [Forecaster] or [Milestones] on that tenant's database for the task, and
+// the reminders it enqueues carry that tenant.
 package forecast

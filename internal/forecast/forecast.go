@@ -32,9 +32,11 @@ const (
 var ErrCaseNotFound = errors.New("repository case not found")
 
 // Forecaster computes case and run forecasts with set-based SQL on a
-// PostgreSQL pool holding TestPlanIt's schema.
+// PostgreSQL pool holding TestPlanIt's schema: it is the forecasts' store
+// and engine in one, its statements tied to the algorithm's temporary
+// tables. Build one per task, on the task's tenant.
 type Forecaster struct {
-	// DB is TestPlanIt's database. Required.
+	// DB is the tenant's TestPlanIt database. Required.
 	DB *pgxpool.Pool
 	// BatchSize is how many cases or runs one write transaction covers;
 	// 0 means DefaultBatchSize.
@@ -458,6 +460,9 @@ func (f *Forecaster) writeCases(ctx context.Context, s *session) (total, changed
 		writers = DefaultWriters
 	}
 	for range min(writers, len(batches)) - 1 {
+		// The pool's settings (session time zone included) but not its
+		// AfterConnect: the case writes bind ids and numbers, no
+		// timestamp, so they need none of its codecs.
 		c, cerr := pgx.ConnectConfig(ctx, f.DB.Config().ConnConfig.Copy())
 		if cerr != nil {
 			break // the connections we have write its share

@@ -14,6 +14,7 @@ import (
 
 	"github.com/testplanit/tpi-workers/internal/forecast"
 	"github.com/testplanit/tpi-workers/internal/forecast/forecastgen"
+	"github.com/testplanit/tpi-workers/internal/tenant"
 	"github.com/testplanit/tpi-workers/internal/worker"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
@@ -218,26 +219,61 @@ func TestSingleCaseForecastCascadesToItsRuns(t *testing.T) {
 	}
 }
 
+// TestHandlerClassifiesErrors sends tasks through the handler's mux, as the
+// runtime does, with the tenant in the context.
 func TestHandlerClassifiesErrors(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	h := &forecast.Handler{DB: f.pool}
+	mux := asynq.NewServeMux()
+	(&forecast.Handler{}).Register(mux)
+	ctx := worker.WithTenant(f.ctx, &tenant.Tenant{DB: f.pool})
 
 	bad := asynq.NewTask(task.TypeUpdateSingleCaseForecast, []byte(`{"repositoryCaseId":"12"}`))
-	if err := h.UpdateSingleCaseForecast(f.ctx, bad); !worker.IsPermanent(err) {
+	if err := mux.ProcessTask(ctx, bad); !worker.IsPermanent(err) {
 		t.Errorf("bad payload: %v", err)
 	}
 	missing, _ := task.NewUpdateSingleCaseForecast(task.UpdateSingleCaseForecast{RepositoryCaseID: 1 << 30})
-	if err := h.UpdateSingleCaseForecast(f.ctx, missing); !worker.IsPermanent(err) || !errors.Is(err, forecast.ErrCaseNotFound) {
+	if err := mux.ProcessTask(ctx, missing); !worker.IsPermanent(err) || !errors.Is(err, forecast.ErrCaseNotFound) {
 		t.Errorf("missing case: %v", err)
+	}
+	foreign, _ := task.NewUpdateSingleCaseForecast(task.UpdateSingleCaseForecast{RepositoryCaseID: 1, TenantID: "other"})
+	if err := mux.ProcessTask(worker.WithTenant(f.ctx, &tenant.Tenant{ID: "acme", DB: f.pool}), foreign); !worker.IsPermanent(err) {
+		t.Errorf("a task of another tenant: %v", err)
+	}
+	all, _ := task.NewUpdateAllCasesForecast(task.UpdateAllCasesForecast{})
+	if err := mux.ProcessTask(worker.WithTenant(f.ctx, &tenant.Tenant{ID: "nodb"}), all); !worker.IsPermanent(err) {
+		t.Errorf("a tenant without a database: %v", err)
 	}
 
 	closed := newFixture(t)
 	closed.pool.Close()
-	down := &forecast.Handler{DB: closed.pool}
-	all, _ := task.NewUpdateAllCasesForecast(task.UpdateAllCasesForecast{})
-	if err := down.UpdateAllCasesForecast(f.ctx, all); err == nil || worker.IsPermanent(err) {
+	down := worker.WithTenant(f.ctx, &tenant.Tenant{DB: closed.pool})
+	if err := mux.ProcessTask(down, all); err == nil || worker.IsPermanent(err) {
 		t.Errorf("database down must be transient: %v", err)
+	}
+	auto, _ := task.NewAutoCompleteMilestones(task.AutoCompleteMilestones{})
+	if err := mux.ProcessTask(down, auto); err == nil || worker.IsPermanent(err) {
+		t.Errorf("database down must be transient for milestones: %v", err)
+	}
+}
+
+// TestHandlerUsesTheTenantsDatabase runs the nightly job for two tenants
+// through one handler: each task writes its own tenant's database only.
+func TestHandlerUsesTheTenantsDatabase(t *testing.T) {
+	t.Parallel()
+	acme, globex := newFixture(t), newFixture(t)
+	sa, sg := buildScenario(acme), buildScenario(globex)
+	mux := asynq.NewServeMux()
+	(&forecast.Handler{BatchSize: 2}).Register(mux)
+	all, _ := task.NewUpdateAllCasesForecast(task.UpdateAllCasesForecast{TenantID: "acme"})
+	if err := mux.ProcessTask(worker.WithTenant(acme.ctx, &tenant.Tenant{ID: "acme", DB: acme.pool}), all); err != nil {
+		t.Fatal(err)
+	}
+	if got := acme.caseForecast(sa.A); got != (pair{"20", "1.875"}) {
+		t.Errorf("acme's case A: %+v", got)
+	}
+	if got := globex.caseForecast(sg.A); got != (pair{"NULL", "NULL"}) {
+		t.Errorf("globex's case A was written by acme's task: %+v", got)
 	}
 }
 

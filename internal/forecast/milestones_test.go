@@ -6,14 +6,18 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/testplanit/tpi-workers/internal/forecast"
+	"github.com/testplanit/tpi-workers/internal/tenant"
 	"github.com/testplanit/tpi-workers/internal/testenv"
+	"github.com/testplanit/tpi-workers/internal/worker"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
 
@@ -63,7 +67,7 @@ func TestAutoCompleteMilestones(t *testing.T) {
 	f.milestone("already completed", now.Add(-time.Hour), 0, true, true, false, admin)
 	f.milestone("no due date", nil, 0, true, false, false, admin)
 
-	m := &forecast.Milestones{DB: f.pool, Clock: &fixedClock{now}}
+	m := &forecast.Milestones{Store: forecast.NewStore(f.pool), Clock: &fixedClock{now}}
 	ids, err := m.AutoComplete(f.ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +144,7 @@ func TestMilestoneRemindersOncePerMilestoneUserAndDay(t *testing.T) {
 	insp := asynq.NewInspector(opt)
 	defer insp.Close()
 	clock := &fixedClock{now}
-	m := &forecast.Milestones{DB: f.pool, Enqueuer: client, Clock: clock}
+	m := &forecast.Milestones{Store: forecast.NewStore(f.pool), Enqueuer: client, Clock: clock}
 
 	st, err := m.RemindDue(f.ctx, "")
 	if err != nil {
@@ -229,11 +233,11 @@ func TestMilestoneRemindersRetryAfterAnEnqueueFailure(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	buildReminders(f)
-	h := &forecast.Handler{DB: f.pool, Enqueuer: &failingEnqueuer{}, Clock: &fixedClock{now}}
-	tk, _ := task.NewMilestoneDueNotifications(task.MilestoneDueNotifications{})
-	err := h.MilestoneDueNotifications(f.ctx, tk)
-	if err == nil {
-		t.Fatal("an enqueue failure must fail the task")
+	h := &forecast.Handler{Enqueuer: &failingEnqueuer{}, Clock: &fixedClock{now}}
+	ctx := worker.WithTenant(f.ctx, &tenant.Tenant{DB: f.pool})
+	err := h.MilestoneDueNotifications(ctx, task.MilestoneDueNotifications{})
+	if err == nil || worker.IsPermanent(err) {
+		t.Fatalf("an enqueue failure must fail the task, to be retried: %v", err)
 	}
 	var n int
 	if err := f.pool.QueryRow(f.ctx, `SELECT count(*) FROM worker.ledger`).Scan(&n); err != nil || n != 0 {
@@ -244,13 +248,69 @@ func TestMilestoneRemindersRetryAfterAnEnqueueFailure(t *testing.T) {
 	client := asynq.NewClient(opt)
 	defer client.Close()
 	h.Enqueuer = client
-	if err := h.MilestoneDueNotifications(f.ctx, tk); err != nil {
+	if err := h.MilestoneDueNotifications(ctx, task.MilestoneDueNotifications{}); err != nil {
 		t.Fatal(err)
 	}
 	insp := asynq.NewInspector(opt)
 	defer insp.Close()
 	if got := len(pendingReminders(t, insp)); got != 5 {
 		t.Fatalf("%d reminders after the retry, want 5", got)
+	}
+}
+
+// TestMilestoneRemindersCarryTheResolvedTenant runs the reminder task of a
+// payload without tenantId in a process whose tenant resolved to "acme"
+// (INSTANCE_TENANT_ID): every reminder, task ID and ledger key carries acme,
+// and the runtime's client, which refuses a follow-up task of another
+// tenant, accepts them all.
+func TestMilestoneRemindersCarryTheResolvedTenant(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	w := buildReminders(f)
+	opt, _ := testenv.Redis(t)
+	client := &worker.Client{Client: asynq.NewClient(opt)}
+	defer client.Close()
+	mux := asynq.NewServeMux()
+	(&forecast.Handler{Enqueuer: client, Clock: &fixedClock{now}}).Register(mux)
+	tk, err := task.NewMilestoneDueNotifications(task.MilestoneDueNotifications{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mux.ProcessTask(worker.WithTenant(f.ctx, &tenant.Tenant{ID: "acme", DB: f.pool}), tk); err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspector(opt)
+	defer insp.Close()
+	got := pendingReminders(t, insp)
+	if len(got) != 5 {
+		t.Fatalf("%d reminders, want 5: %v", len(got), keys(got))
+	}
+	for id, p := range got {
+		if p.TenantID != "acme" || !strings.HasPrefix(id, "acme:"+forecast.ReminderLedgerKind+":") {
+			t.Errorf("reminder %s has tenant %q", id, p.TenantID)
+		}
+	}
+	if _, ok := got[forecast.ReminderTaskID("acme", w.soon, w.alice, "2026-03-10")]; !ok {
+		t.Errorf("task IDs %v", keys(got))
+	}
+	rows, err := f.pool.Query(f.ctx, `SELECT key FROM worker.ledger WHERE kind = $1 ORDER BY key`, forecast.ReminderLedgerKind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ledger, err := pgx.CollectRows(rows, pgx.RowTo[string]); err != nil || len(ledger) != 5 {
+		t.Fatalf("ledger %v %v", ledger, err)
+	} else {
+		for _, k := range ledger {
+			if !strings.HasPrefix(k, "acme:") {
+				t.Errorf("ledger key %q is not keyed by the tenant", k)
+			}
+		}
+	}
+
+	// Without a tenant, the keys differ: nothing counts as already sent.
+	m := &forecast.Milestones{Store: forecast.NewStore(f.pool), Enqueuer: client, Clock: &fixedClock{now}}
+	if st, err := m.RemindDue(f.ctx, ""); err != nil || st.Enqueued != 5 || st.AlreadySent != 0 {
+		t.Fatalf("no tenant: %+v %v", st, err)
 	}
 }
 
@@ -262,7 +322,7 @@ func TestReminderDayFollowsTheConfiguredZone(t *testing.T) {
 	client := asynq.NewClient(opt)
 	defer client.Close()
 	tokyo := time.FixedZone("JST", 9*3600)
-	m := &forecast.Milestones{DB: f.pool, Enqueuer: client, Clock: &fixedClock{now.Add(16 * time.Hour)}, Location: tokyo}
+	m := &forecast.Milestones{Store: forecast.NewStore(f.pool), Enqueuer: client, Clock: &fixedClock{now.Add(16 * time.Hour)}, Location: tokyo}
 	if _, err := m.RemindDue(f.ctx, "acme"); err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +354,7 @@ func TestConcurrentReminderRunsSendOnce(t *testing.T) {
 	opt, _ := testenv.Redis(t)
 	client := asynq.NewClient(opt)
 	defer client.Close()
-	m := &forecast.Milestones{DB: f.pool, Enqueuer: client, Clock: &fixedClock{now}}
+	m := &forecast.Milestones{Store: forecast.NewStore(f.pool), Enqueuer: client, Clock: &fixedClock{now}}
 
 	results := make(chan forecast.ReminderStats, 4)
 	errs := make(chan error, 4)
@@ -321,5 +381,41 @@ func TestConcurrentReminderRunsSendOnce(t *testing.T) {
 	defer insp.Close()
 	if n := len(pendingReminders(t, insp)); n != 5 {
 		t.Errorf("%d reminders, want 5", n)
+	}
+}
+
+// TestMilestonesUseTheClockAndZoneOnly puts the clock at 20:00 UTC on March
+// 10, given in Tokyo's zone (05:00 on March 11 there): with no Location the
+// reminder day and the message's date are UTC's, whatever the clock's zone
+// and the process's (run the tests with TZ=Asia/Kolkata, where it is already
+// March 11 as well), and "now" compares with the UTC due dates as an
+// instant.
+func TestMilestonesUseTheClockAndZoneOnly(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	admin := f.base.Admin()
+	evening := time.Date(2026, 3, 10, 20, 0, 0, 0, time.UTC)
+	clock := &fixedClock{evening.In(time.FixedZone("JST", 9*3600))}
+	late := f.milestone("late tonight", evening.Add(3*time.Hour), 1, true, false, false, admin)
+	opt, _ := testenv.Redis(t)
+	client := asynq.NewClient(opt)
+	defer client.Close()
+	m := &forecast.Milestones{Store: forecast.NewStore(f.pool), Enqueuer: client, Clock: clock}
+
+	if ids, err := m.AutoComplete(f.ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("a milestone due in 3 hours was completed: %v %v", ids, err)
+	}
+	if _, err := m.RemindDue(f.ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspector(opt)
+	defer insp.Close()
+	got := pendingReminders(t, insp)
+	r, ok := got[forecast.ReminderTaskID("", late, admin, "2026-03-10")]
+	if !ok {
+		t.Fatalf("task IDs %v", keys(got))
+	}
+	if want := `Milestone "late tonight" in project "Demo Project" is due on 3/10/2026`; r.Message != want {
+		t.Errorf("message %q, want %q", r.Message, want)
 	}
 }

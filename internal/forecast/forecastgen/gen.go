@@ -123,7 +123,8 @@ type Report struct {
 // Generate writes a data set of the given sizes into db, in one transaction,
 // with COPY for the large tables (foreign-key triggers off when the role may
 // set session_replication_role). Case names carry a generation prefix, so
-// it can run more than once on a database.
+// it can run more than once on a database. db is a pool of postgres.Open,
+// which binds timestamps as UTC.
 func Generate(ctx context.Context, db *pgxpool.Pool, b Base, s Sizes) (Report, error) {
 	var rep Report
 	if s.Cases <= 0 || s.Runs <= 0 || s.RunsPerCase <= 0 || s.RunsPerCase > s.Runs {
@@ -139,7 +140,7 @@ func Generate(ctx context.Context, db *pgxpool.Pool, b Base, s Sizes) (Report, e
 	users := []string{admin, b.Users["alice@example.com"], b.Users["bob@example.com"]}
 	pending := []any{nil, b.Statuses["untested"]}
 	done := []any{b.Statuses["passed"], b.Statuses["failed"], b.Statuses["retest"], b.Statuses["skipped"]}
-	now := time.Now().UTC()
+	now := time.Now()
 
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		// The rows are consistent by construction: skip the per-row foreign
