@@ -49,7 +49,7 @@ func (e *UnavailableError) Unwrap() error { return e.Err }
 // Probe backoff of a down dependency.
 const (
 	probeMin = 250 * time.Millisecond
-	probeMax = 10 * time.Second
+	probeMax = 5 * time.Second
 	// pingTimeout bounds the ping that decides whose fault a failure is.
 	pingTimeout = 3 * time.Second
 )

@@ -54,7 +54,7 @@ func buildAndRun(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binDir = dir
-	build := exec.Command("go", "build", "-o", dir+"/", "./test/fault/faultworker", "./cmd/notification-worker")
+	build := exec.Command("go", "build", "-o", dir+"/", "./test/fault/faultworker", "./cmd/notification-worker", "./cmd/email-worker")
 	build.Dir = root
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
