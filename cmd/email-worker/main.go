@@ -9,12 +9,10 @@ import (
 	"net/mail"
 	_ "time/tzdata" // users' time zones in images without a zone database
 
-	"github.com/testplanit/tpi-workers/internal/config"
-
 	"github.com/hibiken/asynq"
 
+	"github.com/testplanit/tpi-workers/internal/config"
 	"github.com/testplanit/tpi-workers/internal/email"
-	"github.com/testplanit/tpi-workers/internal/postgres"
 	"github.com/testplanit/tpi-workers/internal/smtp"
 	"github.com/testplanit/tpi-workers/internal/worker"
 	"github.com/testplanit/tpi-workers/pkg/task"
@@ -25,9 +23,7 @@ func main() { worker.Main(run) }
 func run(ctx context.Context, getenv func(string) string) error {
 	env := config.NewEnv(getenv)
 	cfg := worker.LoadConfig(env, "email-worker", task.QueueEmails, ":9102")
-	dbURL := env.Required("DATABASE_URL")
 	from := env.Required("EMAIL_FROM")
-	appURL := env.String("NEXTAUTH_URL", "http://localhost:3000")
 	smtpCfg, smtpErr := smtp.LoadConfig(env)
 	if err := env.Err(); err != nil {
 		return err
@@ -41,7 +37,9 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return &config.ConfigError{Var: "EMAIL_FROM", Reason: "not an email address: " + err.Error()}
 	}
-	renderer, err := email.NewRenderer(appURL)
+	// Links use the task's tenant's base URL; NEXTAUTH_URL (read by
+	// LoadConfig) is the default.
+	renderer, err := email.NewRenderer(cfg.Tenants.Default.BaseURL)
 	if err != nil {
 		return err
 	}
@@ -50,18 +48,14 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	defer sc.Close()
-	db, err := postgres.Open(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	h := &email.Handler{DB: db, Sender: sender{sc}, Renderer: renderer, From: fromAddr.Address, FromName: fromAddr.Name}
+	h := &email.Handler{Sender: sender{sc}, Renderer: renderer, From: fromAddr.Address, FromName: fromAddr.Name}
 	mux := asynq.NewServeMux()
 	h.Register(mux)
-	// SMTP is not a start-up check: an SMTP outage delays email (the tasks
-	// retry) but must not keep the worker down.
-	app := &worker.App{Config: cfg, Mux: mux, Checks: []worker.Check{{Name: "postgres", Ping: db.Ping}}}
-	return app.Run(ctx)
+	// SMTP is a dependency, not a start-up check: while it is down the
+	// worker stays up, stops fetching, and the tasks it failed wait for it
+	// without spending attempts.
+	smtpDep := worker.Dependency{Name: "smtp", Ping: sc.Ping}
+	return (&worker.App{Config: cfg, Mux: mux, Dependencies: []worker.Dependency{smtpDep}}).Run(ctx)
 }
 
 // sender adapts the SMTP client to email.Sender.

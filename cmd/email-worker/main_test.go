@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -86,5 +88,55 @@ func TestRunConfigErrors(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want %s", tc.env, err, tc.want)
 		}
+	}
+}
+
+// TestRunMultiTenantLinks: in multi-tenant mode a tenant's email links to
+// the tenant's baseUrl, and its delivery is recorded under its tenant.
+func TestRunMultiTenantLinks(t *testing.T) {
+	db, dbURL := testenv.Postgres(t)
+	ropt, redisURL := testenv.Redis(t)
+	mp := testenv.StartMailpit(t, testenv.MailpitOptions{})
+	ctx := context.Background()
+	if _, err := db.Exec(ctx, `INSERT INTO "Roles" (id, name) VALUES (1, 'user');
+INSERT INTO "User" (id, name, email, password, "updatedAt") VALUES ('u1', 'Ana', 'ana@example.com', 'x', now());
+INSERT INTO "Notification" (id, "userId", type, title, message, "updatedAt") VALUES ('n1', 'u1', 'USER_REGISTERED', 'New user', 'Bob joined', now())`); err != nil {
+		t.Fatal(err)
+	}
+	tenants, err := json.Marshal(map[string]any{"acme": map[string]string{"databaseUrl": dbURL, "baseUrl": "https://acme.example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"VALKEY_URL": redisURL, "HTTP_ADDR": "127.0.0.1:0", "LOG_LEVEL": "error",
+		"MULTI_TENANT_MODE": "true", "TENANT_CONFIGS": string(tenants), "TENANT_CONFIG_FILE": filepath.Join(t.TempDir(), "none.json"),
+		"EMAIL_SERVER_HOST": mp.SMTPHost, "EMAIL_SERVER_PORT": strconv.Itoa(mp.SMTPPort), "EMAIL_SERVER_TLS": "none",
+		"EMAIL_FROM": "noreply@example.com", "NEXTAUTH_URL": "https://default.example.com",
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- run(runCtx, func(k string) string { return env[k] }) }()
+	client := asynq.NewClient(ropt)
+	defer client.Close()
+	tk, err := task.NewSendNotificationEmail(task.SendNotificationEmail{NotificationID: "n1", UserID: "u1", TenantID: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Enqueue(tk); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 15*time.Second, func() bool { return mp.Count() == 1 }, "email delivered")
+	msgs := mp.Messages(t)
+	if got := mp.Headers(t, msgs[0].ID)["List-Unsubscribe"]; len(got) != 1 || got[0] != "<https://acme.example.com/en-US/users/profile/u1>" {
+		t.Errorf("List-Unsubscribe %q, want the tenant's base URL", got)
+	}
+	testenv.Eventually(t, 5*time.Second, func() bool {
+		var n int
+		_ = db.QueryRow(ctx, `SELECT count(*) FROM worker.email_deliveries WHERE key = 'acme:notification:n1'`).Scan(&n)
+		return n == 1
+	}, "delivery recorded under the tenant")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
 	}
 }

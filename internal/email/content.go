@@ -138,12 +138,13 @@ func deepLink(appURL string, l Locale, typ string, d dataMap) string {
 
 // buildContent re-translates a notification for the recipient's locale as
 // the original email worker does. withHTML enables announcement HTML (the
-// single-notification email; the digest shows the stored message).
-func (r *Renderer) buildContent(rc Recipient, n Notification, withHTML bool) content {
+// single-notification email; the digest shows the stored message). base is
+// the links' base URL.
+func (r *Renderer) buildContent(base string, rc Recipient, n Notification, withHTML bool) content {
 	c := r.catalogs[rc.Locale]
 	d := parseData(n.Data)
 	out := content{Title: n.Title, Message: n.Message, CreatedAt: n.CreatedAt,
-		URL: deepLink(r.appURL, rc.Locale, n.Type, d)}
+		URL: deepLink(base, rc.Locale, n.Type, d)}
 	q := func(s string) string { return `"` + s + `"` }
 	switch n.Type {
 	case "WORK_ASSIGNED":

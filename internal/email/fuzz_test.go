@@ -58,14 +58,14 @@ func FuzzRenderNotification(f *testing.F) {
 		n := Notification{ID: "n", Type: typ, Title: "t", Message: "m", Data: json.RawMessage(data), CreatedAt: time.Unix(0, 0)}
 		for _, l := range []Locale{"en_US", "es_ES", "fr_FR"} {
 			rc := Recipient{UserID: "u", Name: "n", Email: "e@example.com", Locale: l}
-			out, err := r.Notification(rc, n, time.Unix(0, 0))
+			out, err := r.Notification("", rc, n, time.Unix(0, 0))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if bad := unsafeHTML(out.HTML); bad != "" {
 				t.Fatalf("HTML has %s:\n%s", bad, out.HTML)
 			}
-			if _, err := r.Digest(rc, []Notification{n}, time.Unix(0, 0)); err != nil {
+			if _, err := r.Digest("", rc, []Notification{n}, time.Unix(0, 0)); err != nil {
 				t.Fatal(err)
 			}
 		}

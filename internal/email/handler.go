@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -14,19 +13,11 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/testplanit/tpi-workers/internal/tenant"
 	"github.com/testplanit/tpi-workers/internal/worker"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
-
-// DB is what the handlers need of PostgreSQL (a *pgxpool.Pool).
-type DB interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
 
 // Message is one email handed to a [Sender].
 type Message struct {
@@ -46,9 +37,10 @@ type Sender interface {
 	Send(ctx context.Context, m Message) error
 }
 
-// Handler handles the emails queue.
+// Handler handles the emails queue. Each task works on its tenant's
+// database, and its links point at its tenant's web app
+// ([worker.TenantFrom]).
 type Handler struct {
-	DB       DB
 	Sender   Sender
 	Renderer *Renderer
 	// From is the sender address (EMAIL_FROM).
@@ -56,176 +48,190 @@ type Handler struct {
 	// FromName is the sender's display name; default "TestPlanIt", as the
 	// original's `"TestPlanIt" <EMAIL_FROM>`.
 	FromName string
-	Clock    worker.Clock
+	// Clock dates the messages and the ledger. Default [worker.SystemClock].
+	Clock worker.Clock
 }
 
 // Register routes the email task types of mux to h.
 func (h *Handler) Register(mux *asynq.ServeMux) {
-	mux.HandleFunc(task.TypeSendNotificationEmail, h.SendNotificationEmail)
-	mux.HandleFunc(task.TypeSendDigestEmail, h.SendDigestEmail)
+	worker.Handle(mux, task.TypeSendNotificationEmail, h.SendNotificationEmail)
+	worker.Handle(mux, task.TypeSendDigestEmail, h.SendDigestEmail)
 }
 
 func (h *Handler) now() time.Time {
 	if h.Clock == nil {
-		return time.Now()
+		return worker.SystemClock{}.Now()
 	}
 	return h.Clock.Now()
 }
 
-// recipientRow loads a user with their preferences.
-const recipientSQL = `
-SELECT u.id, u.name, u.email, u."isActive", u."isDeleted",
-       coalesce(p.locale::text, 'en_US'), coalesce(p.timezone, 'Etc/UTC')
-FROM "User" u LEFT JOIN "UserPreferences" p ON p."userId" = u.id
-WHERE u.id = $1`
+// errNotFound is wrapped by the store's errors for a row that does not
+// exist: the task names something that is not there, a permanent failure.
+var errNotFound = errors.New("not found")
 
-type userRow struct {
-	rc              Recipient
-	active, deleted bool
+// recipient is a user with what decides whether they get email.
+type recipient struct {
+	Recipient
+	Active, Deleted bool
 }
 
-func scanUser(row pgx.Row) (userRow, error) {
-	var u userRow
-	var locale, tz string
-	err := row.Scan(&u.rc.UserID, &u.rc.Name, &u.rc.Email, &u.active, &u.deleted, &locale, &tz)
-	if err != nil {
-		return u, err
-	}
-	u.rc.Locale = LocaleFromDB(locale)
-	if loc, err := time.LoadLocation(tz); err == nil {
-		u.rc.TimeZone = loc
-	} else {
-		u.rc.TimeZone = time.UTC
-	}
-	return u, nil
-}
-
-// skipReason says why a user gets no email, or "".
-func (u userRow) skipReason() string {
+// skipReason says why the user gets no email, or "".
+func (u recipient) skipReason() string {
 	switch {
-	case u.deleted:
+	case u.Deleted:
 		return "user is deleted"
-	case !u.active:
+	case !u.Active:
 		return "user is inactive"
-	case strings.TrimSpace(u.rc.Email) == "":
+	case strings.TrimSpace(u.Email) == "":
 		return "user has no email address"
 	}
 	return ""
 }
 
+// storedNotification is a "Notification" row with what decides whether it
+// is emailed.
+type storedNotification struct {
+	Notification
+	UserID        string
+	Read, Deleted bool
+}
+
+// delivery is one email accepted by the SMTP server, as the ledger records
+// it.
+type delivery struct {
+	Key, Kind, Recipient, MessageID string
+	SentAt                          time.Time
+	// NotificationIDs are the notifications a digest carried.
+	NotificationIDs []string
+}
+
+// store is what the handlers need of the tenant's database: users,
+// notifications and the delivery ledger (worker.email_deliveries), which
+// remembers every email the SMTP server accepted so that a retried task
+// never sends twice.
+type store interface {
+	// Recipient loads a user; an error wrapping errNotFound when there is
+	// none.
+	Recipient(ctx context.Context, userID string) (recipient, error)
+	// Notifications loads the notifications of ids that exist, newest
+	// first.
+	Notifications(ctx context.Context, ids []string) ([]storedNotification, error)
+	// MarkRead marks the unread notifications of ids that belong to
+	// userID read at at.
+	MarkRead(ctx context.Context, userID string, ids []string, at time.Time) error
+	// Delivered reports whether the email key was sent, with the
+	// notifications a digest carried.
+	Delivered(ctx context.Context, key string) (sent bool, ids []string, err error)
+	// RecordDelivery records d; recording a key twice is no error.
+	RecordDelivery(ctx context.Context, d delivery) error
+}
+
 // SendNotificationEmail handles emails:send-notification-email.
-func (h *Handler) SendNotificationEmail(ctx context.Context, t *asynq.Task) error {
-	p, err := task.Decode[task.SendNotificationEmail](t)
-	if err != nil {
-		return err
-	}
+func (h *Handler) SendNotificationEmail(ctx context.Context, p task.SendNotificationEmail) error {
+	tn := worker.TenantFrom(ctx)
+	return h.sendNotification(ctx, newStore(tn.DB), tn, p)
+}
+
+func (h *Handler) sendNotification(ctx context.Context, st store, tn *tenant.Tenant, p task.SendNotificationEmail) error {
 	log := worker.LoggerFrom(ctx)
-	key := tenantKey(p.TenantID, "notification:"+p.NotificationID)
-	if sent, _, err := h.delivered(ctx, key); err != nil {
+	key := task.TenantKey(tn.ID, "notification:"+p.NotificationID)
+	if sent, _, err := st.Delivered(ctx, key); err != nil {
 		return err
 	} else if sent {
 		log.Info("email already sent; not sending again", "delivery", key)
 		return nil
 	}
-	var n Notification
-	var userID string
-	var deleted bool
-	err = h.DB.QueryRow(ctx, `
-SELECT id, "userId", type::text, title, message, coalesce(data, 'null'::jsonb), "createdAt", "isDeleted"
-FROM "Notification" WHERE id = $1`, p.NotificationID).Scan(&n.ID, &userID, &n.Type, &n.Title, &n.Message, &n.Data, &n.CreatedAt, &deleted)
-	if errors.Is(err, pgx.ErrNoRows) {
+	ns, err := st.Notifications(ctx, []string{p.NotificationID})
+	if err != nil {
+		return err
+	}
+	if len(ns) == 0 {
 		return worker.Permanent(fmt.Errorf("notification %s does not exist", p.NotificationID))
 	}
-	if err != nil {
-		return fmt.Errorf("load notification %s: %w", p.NotificationID, err)
-	}
-	if deleted {
+	n := ns[0]
+	if n.Deleted {
 		log.Info("notification deleted; no email", "notification", n.ID)
 		return nil
 	}
-	u, err := scanUser(h.DB.QueryRow(ctx, recipientSQL, userID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return worker.Permanent(fmt.Errorf("user %s of notification %s does not exist", userID, n.ID))
+	u, err := st.Recipient(ctx, n.UserID)
+	if errors.Is(err, errNotFound) {
+		return worker.Permanent(fmt.Errorf("user %s of notification %s does not exist", n.UserID, n.ID))
 	}
 	if err != nil {
-		return fmt.Errorf("load user %s: %w", userID, err)
+		return err
 	}
 	if why := u.skipReason(); why != "" {
-		log.Info("no email: "+why, "user", userID, "notification", n.ID)
+		log.Info("no email: "+why, "user", n.UserID, "notification", n.ID)
 		return nil
 	}
-	r, err := h.Renderer.Notification(u.rc, n, h.now())
+	r, err := h.Renderer.Notification(tn.BaseURL, u.Recipient, n.Notification, h.now())
 	if err != nil {
 		return worker.Permanent(err)
 	}
-	if err := h.send(ctx, key, "notification", u.rc, r, nil); err != nil {
+	if err := h.send(ctx, st, tn.BaseURL, key, "notification", u.Recipient, r, nil); err != nil {
 		return err
 	}
-	log.Info("notification email sent", "notification", n.ID, "user", userID)
+	log.Info("notification email sent", "notification", n.ID, "user", n.UserID)
 	return nil
 }
 
 // SendDigestEmail handles emails:send-digest-email: it sends the listed
 // notifications that are still unread and not deleted, then marks exactly
 // those read.
-func (h *Handler) SendDigestEmail(ctx context.Context, t *asynq.Task) error {
-	p, err := task.Decode[task.SendDigestEmail](t)
-	if err != nil {
-		return err
-	}
+func (h *Handler) SendDigestEmail(ctx context.Context, p task.SendDigestEmail) error {
+	tn := worker.TenantFrom(ctx)
+	return h.sendDigest(ctx, newStore(tn.DB), tn, p)
+}
+
+func (h *Handler) sendDigest(ctx context.Context, st store, tn *tenant.Tenant, p task.SendDigestEmail) error {
 	log := worker.LoggerFrom(ctx)
 	ids := p.AllNotificationIDs()
-	key := tenantKey(p.TenantID, "digest:"+p.UserID+":"+p.Day)
-	if p.Day == "" {
+	day := p.Day
+	if day == "" {
 		sorted := slices.Clone(ids)
 		slices.Sort(sorted)
 		sum := sha256.Sum256([]byte(strings.Join(sorted, ",")))
-		key = tenantKey(p.TenantID, "digest:"+p.UserID+":"+hex.EncodeToString(sum[:8]))
+		day = hex.EncodeToString(sum[:8])
 	}
-	sent, sentIDs, err := h.delivered(ctx, key)
+	key := task.TenantKey(tn.ID, "digest:"+p.UserID+":"+day)
+	sent, sentIDs, err := st.Delivered(ctx, key)
 	if err != nil {
 		return err
 	}
 	if sent {
 		// A retry after the send: finish marking read, never send again.
-		if err := h.markRead(ctx, p.UserID, sentIDs); err != nil {
+		if err := st.MarkRead(ctx, p.UserID, sentIDs, h.now()); err != nil {
 			return err
 		}
 		log.Info("digest already sent; not sending again", "delivery", key)
 		return nil
 	}
-	u, err := scanUser(h.DB.QueryRow(ctx, recipientSQL, p.UserID))
-	if errors.Is(err, pgx.ErrNoRows) {
+	u, err := st.Recipient(ctx, p.UserID)
+	if errors.Is(err, errNotFound) {
 		return worker.Permanent(fmt.Errorf("user %s does not exist", p.UserID))
 	}
 	if err != nil {
-		return fmt.Errorf("load user %s: %w", p.UserID, err)
+		return err
 	}
 	if why := u.skipReason(); why != "" {
 		log.Info("no digest: "+why, "user", p.UserID)
 		return nil
 	}
-	rows, err := h.DB.Query(ctx, `
-SELECT id, type::text, title, message, coalesce(data, 'null'::jsonb), "createdAt"
-FROM "Notification"
-WHERE id = ANY($1) AND "userId" = $2 AND NOT "isRead" AND NOT "isDeleted"
-ORDER BY "createdAt" DESC, id`, ids, p.UserID)
+	stored, err := st.Notifications(ctx, ids)
 	if err != nil {
-		return fmt.Errorf("load digest notifications: %w", err)
+		return err
 	}
-	ns, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Notification, error) {
-		var n Notification
-		err := r.Scan(&n.ID, &n.Type, &n.Title, &n.Message, &n.Data, &n.CreatedAt)
-		return n, err
-	})
-	if err != nil {
-		return fmt.Errorf("load digest notifications: %w", err)
+	var ns []Notification
+	for _, n := range stored {
+		if n.UserID == p.UserID && !n.Read && !n.Deleted {
+			ns = append(ns, n.Notification)
+		}
 	}
 	if len(ns) == 0 {
 		log.Info("digest has nothing unread left; no email", "user", p.UserID)
 		return nil
 	}
-	r, err := h.Renderer.Digest(u.rc, ns, h.now())
+	r, err := h.Renderer.Digest(tn.BaseURL, u.Recipient, ns, h.now())
 	if err != nil {
 		return worker.Permanent(err)
 	}
@@ -233,10 +239,10 @@ ORDER BY "createdAt" DESC, id`, ids, p.UserID)
 	for i, n := range ns {
 		sentIDs[i] = n.ID
 	}
-	if err := h.send(ctx, key, "digest", u.rc, r, sentIDs); err != nil {
+	if err := h.send(ctx, st, tn.BaseURL, key, "digest", u.Recipient, r, sentIDs); err != nil {
 		return err
 	}
-	if err := h.markRead(ctx, p.UserID, sentIDs); err != nil {
+	if err := st.MarkRead(ctx, p.UserID, sentIDs, h.now()); err != nil {
 		return err
 	}
 	log.Info("digest email sent", "user", p.UserID, "notifications", len(sentIDs))
@@ -248,8 +254,8 @@ ORDER BY "createdAt" DESC, id`, ids, p.UserID)
 // window the ledger cannot close (the SMTP server and PostgreSQL share no
 // transaction). The deterministic Message-ID lets mail clients fold such a
 // duplicate.
-func (h *Handler) send(ctx context.Context, key, kind string, rc Recipient, r Rendered, ids []string) error {
-	msgID := messageID(key, h.Renderer.AppURL())
+func (h *Handler) send(ctx context.Context, st store, baseURL, key, kind string, rc Recipient, r Rendered, ids []string) error {
+	msgID := messageID(key, h.Renderer.BaseURL(baseURL))
 	m := Message{
 		From:      h.fromHeader(),
 		To:        rc.Email,
@@ -270,21 +276,11 @@ func (h *Handler) send(ctx context.Context, key, kind string, rc Recipient, r Re
 		}
 		return fmt.Errorf("send %s email to user %s: %w", kind, rc.UserID, err)
 	}
-	var detail []byte
-	if ids != nil {
-		detail, _ = json.Marshal(map[string]any{"notificationIds": ids})
-	}
 	// The message is out: record it even if the task's context ends now (its
 	// deadline, a shutdown), or the retry would send it again.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	_, err := h.DB.Exec(rctx, `
-INSERT INTO worker.email_deliveries (key, kind, recipient, message_id, sent_at, detail)
-VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING`, key, kind, rc.Email, msgID, h.now(), detail)
-	if err != nil {
-		return fmt.Errorf("record delivery %s: %w", key, err)
-	}
-	return nil
+	return st.RecordDelivery(rctx, delivery{Key: key, Kind: kind, Recipient: rc.Email, MessageID: msgID, SentAt: h.now(), NotificationIDs: ids})
 }
 
 func (h *Handler) fromHeader() string {
@@ -295,50 +291,11 @@ func (h *Handler) fromHeader() string {
 	return (&mail.Address{Name: name, Address: h.From}).String()
 }
 
-// delivered reports whether key was already sent, with the notification ids
-// a digest carried.
-func (h *Handler) delivered(ctx context.Context, key string) (bool, []string, error) {
-	var detail []byte
-	err := h.DB.QueryRow(ctx, `SELECT detail FROM worker.email_deliveries WHERE key = $1`, key).Scan(&detail)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil, nil
-	}
-	if err != nil {
-		return false, nil, fmt.Errorf("read delivery ledger: %w", err)
-	}
-	var d struct {
-		NotificationIDs []string `json:"notificationIds"`
-	}
-	if len(detail) > 0 {
-		_ = json.Unmarshal(detail, &d)
-	}
-	return true, d.NotificationIDs, nil
-}
-
-func (h *Handler) markRead(ctx context.Context, userID string, ids []string) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	_, err := h.DB.Exec(ctx, `
-UPDATE "Notification" SET "isRead" = true, "updatedAt" = $3
-WHERE id = ANY($1) AND "userId" = $2 AND NOT "isRead"`, ids, userID, h.now().UTC())
-	if err != nil {
-		return fmt.Errorf("mark digest notifications read: %w", err)
-	}
-	return nil
-}
-
-func tenantKey(tenant, key string) string {
-	if tenant == "" {
-		return key
-	}
-	return tenant + ":" + key
-}
-
-// messageID derives a stable Message-ID from the delivery key.
-func messageID(key, appURL string) string {
+// messageID derives a stable Message-ID from the delivery key, at the host
+// of the links' base URL.
+func messageID(key, baseURL string) string {
 	host := "tpi-workers.local"
-	if u, err := url.Parse(appURL); err == nil && u.Hostname() != "" {
+	if u, err := url.Parse(baseURL); err == nil && u.Hostname() != "" {
 		host = u.Hostname()
 	}
 	sum := sha256.Sum256([]byte(key))

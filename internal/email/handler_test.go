@@ -9,13 +9,15 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/testplanit/tpi-workers/internal/cuid"
 	"github.com/testplanit/tpi-workers/internal/email"
 	"github.com/testplanit/tpi-workers/internal/postgres"
 	"github.com/testplanit/tpi-workers/internal/smtp"
+	"github.com/testplanit/tpi-workers/internal/tenant"
 	"github.com/testplanit/tpi-workers/internal/testenv"
+	"github.com/testplanit/tpi-workers/internal/worker"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
 
@@ -32,6 +34,7 @@ func (s smtpSender) Send(ctx context.Context, m email.Message) error {
 }
 
 type env struct {
+	tn     *tenant.Tenant
 	db     *pgxpool.Pool
 	mp     *testenv.Mailpit
 	client *asynq.Client
@@ -41,11 +44,20 @@ type env struct {
 
 // setup starts PostgreSQL, Redis and mailpit, and an asynq server for the
 // emails queue (retry delay 50 ms) whose mux runs mw around the handlers.
+// The tasks' tenant is "", with no base URL of its own.
 func setup(t *testing.T, mp testenv.MailpitOptions, mw ...asynq.MiddlewareFunc) *env {
+	t.Helper()
+	return setupTenant(t, "", "", mp, mw...)
+}
+
+// setupTenant is setup for the tenant tenantID whose web app is at baseURL,
+// handed to the handlers as the runtime's resolver would.
+func setupTenant(t *testing.T, tenantID, baseURL string, mp testenv.MailpitOptions, mw ...asynq.MiddlewareFunc) *env {
 	t.Helper()
 	db, _ := testenv.Postgres(t)
 	ropt, _ := testenv.Redis(t)
-	e := &env{db: db, mp: testenv.StartMailpit(t, mp), client: asynq.NewClient(ropt), insp: asynq.NewInspector(ropt)}
+	e := &env{tn: &tenant.Tenant{ID: tenantID, DB: db, BaseURL: baseURL}, db: db, mp: testenv.StartMailpit(t, mp),
+		client: asynq.NewClient(ropt), insp: asynq.NewInspector(ropt)}
 	t.Cleanup(func() { e.client.Close(); e.insp.Close() })
 	sc, err := smtp.New(smtp.Config{Host: e.mp.SMTPHost, Port: e.mp.SMTPPort, TLS: smtp.TLSNone, Timeout: 5 * time.Second})
 	if err != nil {
@@ -56,8 +68,13 @@ func setup(t *testing.T, mp testenv.MailpitOptions, mw ...asynq.MiddlewareFunc) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.h = &email.Handler{DB: db, Sender: smtpSender{sc}, Renderer: r, From: "noreply@tpi.example.com"}
+	e.h = &email.Handler{Sender: smtpSender{sc}, Renderer: r, From: "noreply@tpi.example.com"}
 	mux := asynq.NewServeMux()
+	mux.Use(func(next asynq.Handler) asynq.Handler {
+		return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+			return next.ProcessTask(worker.WithTenant(ctx, e.tn), t)
+		})
+	})
 	mux.Use(mw...)
 	e.h.Register(mux)
 	srv := asynq.NewServer(ropt, asynq.Config{
@@ -92,7 +109,7 @@ VALUES ($1, $2, $3::"Locale", 'Europe/Paris', 'IN_APP_EMAIL_IMMEDIATE')`, postgr
 
 func (e *env) notification(t *testing.T, userID, typ, data string) string {
 	t.Helper()
-	id := postgres.NewCUID()
+	id := cuid.New()
 	if _, err := e.db.Exec(context.Background(), `INSERT INTO "Notification" (id, "userId", type, title, message, data, "updatedAt")
 VALUES ($1, $2, $3::"NotificationType", 'stored title', 'stored message', $4::jsonb, now())`, id, userID, typ, data); err != nil {
 		t.Fatal(err)
@@ -186,16 +203,16 @@ func TestDeliveryRecordedWhenTheTaskEndsAtTheSend(t *testing.T) {
 	e := setup(t, testenv.MailpitOptions{})
 	e.user(t, "u1", "en_US")
 	nid := e.notification(t, "u1", "USER_REGISTERED", `{}`)
-	tk := must(task.NewSendNotificationEmail(task.SendNotificationEmail{NotificationID: nid, UserID: "u1"}))
-	ctx, cancel := context.WithCancel(context.Background())
+	p := task.SendNotificationEmail{NotificationID: nid, UserID: "u1"}
+	ctx, cancel := context.WithCancel(worker.WithTenant(context.Background(), e.tn))
 	defer cancel()
 	h := *e.h
 	h.Sender = cancelAfterSend{Sender: e.h.Sender, cancel: cancel}
-	if err := h.SendNotificationEmail(ctx, tk); err != nil {
+	if err := h.SendNotificationEmail(ctx, p); err != nil {
 		t.Fatalf("a message the server accepted must be recorded: %v", err)
 	}
 	// The retry that asynq would run finds the delivery and sends nothing.
-	if err := e.h.SendNotificationEmail(context.Background(), tk); err != nil {
+	if err := e.h.SendNotificationEmail(worker.WithTenant(context.Background(), e.tn), p); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.mp.Count(); n != 1 {
@@ -233,25 +250,31 @@ func TestRetryAfterSendDoesNotResend(t *testing.T) {
 	}
 }
 
-// failingMarkRead fails the digest's mark-read UPDATE once.
-type failingMarkRead struct {
-	email.DB
-	left atomic.Int32
-}
-
-func (d *failingMarkRead) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	if strings.Contains(sql, `UPDATE "Notification"`) && d.left.Add(-1) >= 0 {
-		return pgconn.CommandTag{}, errors.New("injected: connection lost")
+// failFirstMarkRead makes the database fail the first UPDATE of
+// "Notification" that marks rows read (the digest's mark-read), as a
+// connection lost at that moment would: a sequence counts the attempts,
+// since the failure rolls back anything transactional.
+func failFirstMarkRead(t *testing.T, db *pgxpool.Pool) {
+	t.Helper()
+	_, err := db.Exec(context.Background(), `
+CREATE SEQUENCE test_mark_read_attempts;
+CREATE FUNCTION test_fail_first_mark_read() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW."isRead" AND NOT OLD."isRead" AND nextval('test_mark_read_attempts') = 1 THEN
+        RAISE EXCEPTION 'injected: connection lost';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER test_fail_first_mark_read BEFORE UPDATE ON "Notification"
+    FOR EACH ROW EXECUTE FUNCTION test_fail_first_mark_read();`)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return d.DB.Exec(ctx, sql, args...)
 }
 
 func TestDigestMarksExactlySentRead(t *testing.T) {
 	t.Parallel()
 	e := setup(t, testenv.MailpitOptions{})
-	fdb := &failingMarkRead{DB: e.db}
-	fdb.left.Store(1)
-	e.h.DB = fdb
 	e.user(t, "u1", "fr_FR")
 	e.user(t, "u2", "fr_FR")
 	a := e.notification(t, "u1", "USER_REGISTERED", `{}`)
@@ -262,6 +285,7 @@ func TestDigestMarksExactlySentRead(t *testing.T) {
 	if _, err := e.db.Exec(context.Background(), `UPDATE "Notification" SET "isRead" = true WHERE id = $1`, readMeanwhile); err != nil {
 		t.Fatal(err)
 	}
+	failFirstMarkRead(t, e.db)
 	id := e.enqueue(t, must(task.NewSendDigestEmail(task.SendDigestEmail{UserID: "u1", NotificationIDs: []string{a, b, readMeanwhile, otherUser}, Day: "2026-11-26"})))
 	if info := e.wait(t, id, asynq.TaskStateCompleted); info.Retried != 1 {
 		t.Errorf("retried %d times, want 1 (the failed mark-read)", info.Retried)

@@ -29,25 +29,25 @@ type Rendered struct {
 // Renderer renders notification and digest emails. It is safe for
 // concurrent use.
 type Renderer struct {
-	appURL   string
+	baseURL  string // the default base URL, without a trailing slash
 	catalogs map[Locale]catalog
 	policy   *bluemonday.Policy
 	html     map[string]*htmltemplate.Template
 	text     map[string]*texttemplate.Template
 }
 
-// NewRenderer parses the embedded templates and translations. appURL is
-// the web app's base URL (NEXTAUTH_URL, default http://localhost:3000 as in
-// the original), used for every link.
-func NewRenderer(appURL string) (*Renderer, error) {
-	if appURL == "" {
-		appURL = "http://localhost:3000"
+// NewRenderer parses the embedded templates and translations.
+// defaultBaseURL is the web app's URL for the links of a render that names
+// none (NEXTAUTH_URL; default http://localhost:3000 as in the original).
+func NewRenderer(defaultBaseURL string) (*Renderer, error) {
+	if defaultBaseURL == "" {
+		defaultBaseURL = "http://localhost:3000"
 	}
 	cats, err := loadCatalogs()
 	if err != nil {
 		return nil, err
 	}
-	r := &Renderer{appURL: strings.TrimRight(appURL, "/"), catalogs: cats, policy: newPolicy(),
+	r := &Renderer{baseURL: strings.TrimRight(defaultBaseURL, "/"), catalogs: cats, policy: newPolicy(),
 		html: map[string]*htmltemplate.Template{}, text: map[string]*texttemplate.Template{}}
 	hfuncs := htmltemplate.FuncMap{"nl2br": nl2br}
 	tfuncs := texttemplate.FuncMap{"indent": func(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }}
@@ -65,8 +65,15 @@ func NewRenderer(appURL string) (*Renderer, error) {
 	return r, nil
 }
 
-// AppURL returns the base URL of the links.
-func (r *Renderer) AppURL() string { return r.appURL }
+// BaseURL returns the base URL of the links of a render given baseURL (a
+// tenant's web app URL): baseURL without its trailing slash, or the
+// Renderer's default when baseURL is empty.
+func (r *Renderer) BaseURL(baseURL string) string {
+	if baseURL = strings.TrimRight(baseURL, "/"); baseURL != "" {
+		return baseURL
+	}
+	return r.baseURL
+}
 
 // strings of the layout and bodies, translated.
 type texts struct {
@@ -93,16 +100,17 @@ type view struct {
 	Items                                                       []item
 }
 
-func (r *Renderer) newView(rc Recipient, subject string, now time.Time, digest bool) view {
+// newView starts the view of an email to rc; base is the links' base URL.
+func (r *Renderer) newView(base string, rc Recipient, subject string, now time.Time, digest bool) view {
 	c := r.catalogs[rc.Locale]
 	greeting := c.t("email.greeting")
 	if rc.Name != "" {
 		greeting = c.t("email.greetingWithName", "name", rc.Name)
 	}
 	v := view{
-		Subject: subject, Lang: string(rc.Locale)[:2], AppURL: r.appURL,
-		PreferencesURL: r.PreferencesURL(rc),
-		ViewAllURL:     r.appURL + "/" + string(rc.Locale) + "?openNotifications=true",
+		Subject: subject, Lang: string(rc.Locale)[:2], AppURL: base,
+		PreferencesURL: r.PreferencesURL(base, rc),
+		ViewAllURL:     base + "/" + string(rc.Locale) + "?openNotifications=true",
 		Greeting:       greeting, Year: now.In(rc.loc()).Year(),
 		T: texts{
 			NotificationIntro: c.t("email.notification.intro"),
@@ -123,10 +131,11 @@ func (r *Renderer) newView(rc Recipient, subject string, now time.Time, digest b
 	return v
 }
 
-// PreferencesURL is the recipient's profile page, where the notification
-// mode is changed: the "Manage preferences" link and List-Unsubscribe.
-func (r *Renderer) PreferencesURL(rc Recipient) string {
-	return r.appURL + "/" + string(rc.Locale) + "/users/profile/" + rc.UserID
+// PreferencesURL is the recipient's profile page under baseURL (see
+// [Renderer.BaseURL]), where the notification mode is changed: the "Manage
+// preferences" link and List-Unsubscribe.
+func (r *Renderer) PreferencesURL(baseURL string, rc Recipient) string {
+	return r.BaseURL(baseURL) + "/" + string(rc.Locale) + "/users/profile/" + rc.UserID
 }
 
 func (r *Renderer) toItem(rc Recipient, ct content) item {
@@ -139,24 +148,29 @@ func (r *Renderer) toItem(rc Recipient, ct content) item {
 	return it
 }
 
-// Notification renders the immediate email of one notification. Subject:
-// "TestPlanIt: <translated title>", as the original.
-func (r *Renderer) Notification(rc Recipient, n Notification, now time.Time) (Rendered, error) {
+// Notification renders the immediate email of one notification, with its
+// links under baseURL (the tenant's web app URL; "" for the Renderer's
+// default). Subject: "TestPlanIt: <translated title>", as the original.
+func (r *Renderer) Notification(baseURL string, rc Recipient, n Notification, now time.Time) (Rendered, error) {
+	base := r.BaseURL(baseURL)
 	rc.Locale = LocaleFromDB(string(rc.Locale))
-	ct := r.buildContent(rc, n, true)
-	v := r.newView(rc, "TestPlanIt: "+ct.Title, now, false)
+	ct := r.buildContent(base, rc, n, true)
+	v := r.newView(base, rc, "TestPlanIt: "+ct.Title, now, false)
 	it := r.toItem(rc, ct)
 	v.Item = &it
 	return r.execute("notification", v)
 }
 
-// Digest renders the daily digest of ns, in the given order. Subject:
-// "TestPlanIt Daily Digest - <N> notifications", as the original.
-func (r *Renderer) Digest(rc Recipient, ns []Notification, now time.Time) (Rendered, error) {
+// Digest renders the daily digest of ns, in the given order, with its
+// links under baseURL (the tenant's web app URL; "" for the Renderer's
+// default). Subject: "TestPlanIt Daily Digest - <N> notifications", as the
+// original.
+func (r *Renderer) Digest(baseURL string, rc Recipient, ns []Notification, now time.Time) (Rendered, error) {
+	base := r.BaseURL(baseURL)
 	rc.Locale = LocaleFromDB(string(rc.Locale))
-	v := r.newView(rc, "TestPlanIt Daily Digest - "+strconv.Itoa(len(ns))+" notifications", now, true)
+	v := r.newView(base, rc, "TestPlanIt Daily Digest - "+strconv.Itoa(len(ns))+" notifications", now, true)
 	for _, n := range ns {
-		v.Items = append(v.Items, r.toItem(rc, r.buildContent(rc, n, false)))
+		v.Items = append(v.Items, r.toItem(rc, r.buildContent(base, rc, n, false)))
 	}
 	return r.execute("digest", v)
 }

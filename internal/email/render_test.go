@@ -70,7 +70,7 @@ func TestGoldenNotificationEmails(t *testing.T) {
 	for _, l := range Locales() {
 		rc := Recipient{UserID: "u1", Name: "Zoé", Email: "zoe@example.com", Locale: Locale(strings.ReplaceAll(string(l), "-", "_")), TimeZone: paris}
 		for _, n := range fixtures() {
-			out, err := r.Notification(rc, n, now)
+			out, err := r.Notification("", rc, n, now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -78,7 +78,7 @@ func TestGoldenNotificationEmails(t *testing.T) {
 			golden(t, base+".html", "Subject: "+out.Subject+"\n\n"+out.HTML)
 			golden(t, base+".txt", "Subject: "+out.Subject+"\n\n"+out.Text)
 		}
-		out, err := r.Digest(rc, fixtures(), now)
+		out, err := r.Digest("", rc, fixtures(), now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +97,7 @@ func TestRenderedContent(t *testing.T) {
 	rc := Recipient{UserID: "u1", Name: "Zoé", Email: "zoe@example.com", Locale: "fr_FR"}
 	check := func(n Notification, subject string, contains, absent []string) {
 		t.Helper()
-		out, err := r.Notification(rc, n, now)
+		out, err := r.Notification("", rc, n, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,6 +150,48 @@ func TestTipTapHeadingLevel(t *testing.T) {
 		got, ok := tiptapToHTML(`{"type":"doc","content":[{"type":"heading","attrs":{"level":` + level + `},"content":[{"type":"text","text":"x"}]}]}`)
 		if !ok || got != want {
 			t.Errorf("level %s: %q, want %q", level, got, want)
+		}
+	}
+}
+
+// TestRenderBaseURL: the links of a render are under the base URL it is
+// given (a tenant's), else under the renderer's default.
+func TestRenderBaseURL(t *testing.T) {
+	r, err := NewRenderer("https://default.example.com/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := Recipient{UserID: "u1", Email: "u1@example.com", Locale: "en_US"}
+	now := time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
+	for _, tc := range []struct{ given, want string }{
+		{"", "https://default.example.com"},
+		{"https://acme.example.com", "https://acme.example.com"},
+		{"https://acme.example.com/tpi/", "https://acme.example.com/tpi"},
+	} {
+		if got := r.BaseURL(tc.given); got != tc.want {
+			t.Errorf("BaseURL(%q) = %q, want %q", tc.given, got, tc.want)
+		}
+		n, err := r.Notification(tc.given, rc, fixtures()[0], now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := r.Digest(tc.given, rc, fixtures(), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, out := range []Rendered{n, d} {
+			if out.PreferencesURL != tc.want+"/en-US/users/profile/u1" ||
+				!strings.Contains(out.HTML, `href="`+tc.want+`/en-US/projects/runs/7/42?selectedCase=1001"`) ||
+				!strings.Contains(out.Text, tc.want+"/en-US?openNotifications=true") {
+				t.Errorf("base %q: preferences %q, links:\n%s\n%s", tc.given, out.PreferencesURL, out.HTML, out.Text)
+			}
+			other := "https://default.example.com"
+			if tc.given == "" {
+				other = "acme.example.com"
+			}
+			if strings.Contains(out.HTML+out.Text, other) {
+				t.Errorf("base %q: output names %s", tc.given, other)
+			}
 		}
 	}
 }

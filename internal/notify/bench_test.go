@@ -10,7 +10,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/testplanit/tpi-workers/internal/notify"
+	"github.com/testplanit/tpi-workers/internal/tenant"
 	"github.com/testplanit/tpi-workers/internal/testenv"
+	"github.com/testplanit/tpi-workers/internal/worker"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
 
@@ -56,7 +58,8 @@ FROM generate_series(1, $1, 2) i, generate_series(1, 3) k`, users, time.Date(202
 	}
 	// 14:00 UTC: between 08:00 and midnight local in all four zones.
 	clock := &fixedClock{t: time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)}
-	h := &notify.Handler{DB: db, Queue: client, Clock: clock}
+	h := &notify.Handler{Enqueuer: client, Clock: clock}
+	tctx := worker.WithTenant(ctx, &tenant.Tenant{DB: db})
 	reset := func(b *testing.B) {
 		b.StopTimer()
 		if _, err := db.Exec(ctx, `TRUNCATE worker.notification_digests`); err != nil {
@@ -77,7 +80,7 @@ FROM generate_series(1, $1, 2) i, generate_series(1, 3) k`, users, time.Date(202
 		for range b.N {
 			reset(b)
 			start := time.Now()
-			res, err := h.Sweep(ctx, "", nil)
+			res, err := h.Sweep(tctx, nil)
 			elapsed += time.Since(start)
 			if err != nil {
 				b.Fatal(err)

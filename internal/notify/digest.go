@@ -2,13 +2,9 @@ package notify
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/hibiken/asynq"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/testplanit/tpi-workers/internal/worker"
 	"github.com/testplanit/tpi-workers/pkg/task"
@@ -21,67 +17,42 @@ type DigestPlan struct {
 	NotificationIDs []string
 }
 
-// planSQL plans the digests of the next $4 users after the cursor $5 (in
-// id order) whose effective mode is IN_APP_EMAIL_DAILY. A user is due when
-// their local time ($1 in their time zone; an unknown zone counts as UTC) is
-// at or after $2 and they have no digest row for their local day yet. Each
-// new row carries the unread, undeleted notifications created after the
-// user's previous digest cutoff (or within the first-digest lookback, $3
-// seconds) and up to $1, newest first.
-//
-// The first row returned holds the batch's last user id (the next cursor;
-// NULL when no candidate is left); the others are the digests inserted.
-const planSQL = `
-WITH def AS (
-    SELECT coalesce((SELECT value->>'defaultMode' FROM "AppConfig" WHERE key = 'notificationSettings'), 'IN_APP') AS mode
-), batch AS (
-    SELECT u.id AS user_id, p.timezone
-    FROM "User" u
-    LEFT JOIN "UserPreferences" p ON p."userId" = u.id
-    CROSS JOIN def
-    WHERE u.id > $5 AND u."isActive" AND NOT u."isDeleted" AND u.email <> ''
-      AND CASE WHEN coalesce(p."notificationMode"::text, 'USE_GLOBAL') = 'USE_GLOBAL' THEN def.mode
-               ELSE p."notificationMode"::text END = 'IN_APP_EMAIL_DAILY'
-    ORDER BY u.id
-    LIMIT $4
-), local AS (
-    SELECT b.user_id, z.tz, ($1::timestamptz AT TIME ZONE z.tz) AS local_ts
-    FROM batch b CROSS JOIN LATERAL (SELECT worker.valid_time_zone(b.timezone) AS tz) z
-), due AS (
-    SELECT l.user_id, l.tz, l.local_ts::date AS day
-    FROM local l
-    WHERE l.local_ts::time >= $2::time
-      AND NOT EXISTS (SELECT 1 FROM worker.notification_digests d
-                      WHERE d.user_id = l.user_id AND d.local_day = l.local_ts::date)
-), planned AS (
-    SELECT due.user_id, due.day, due.tz,
-           coalesce(array_agg(n.id ORDER BY n."createdAt" DESC, n.id) FILTER (WHERE n.id IS NOT NULL), '{}') AS ids
-    FROM due
-    LEFT JOIN LATERAL (SELECT max(d.cutoff) AS cutoff FROM worker.notification_digests d WHERE d.user_id = due.user_id) last ON true
-    LEFT JOIN "Notification" n
-           ON n."userId" = due.user_id AND NOT n."isRead" AND NOT n."isDeleted"
-          AND n."createdAt" <= $1
-          AND n."createdAt" > coalesce(last.cutoff, $1::timestamptz - make_interval(secs => $3::double precision))
-    GROUP BY due.user_id, due.day, due.tz
-), ins AS (
-    INSERT INTO worker.notification_digests (user_id, local_day, time_zone, cutoff, notification_ids)
-    SELECT user_id, day, tz, $1, ids FROM planned
-    ON CONFLICT (user_id, local_day) DO NOTHING
-    RETURNING user_id, local_day, notification_ids
-)
-SELECT (SELECT max(user_id) FROM batch), NULL::text, NULL::text[]
-UNION ALL
-SELECT user_id, to_char(local_day, 'YYYY-MM-DD'), notification_ids FROM ins`
+// planQuery asks for the digests of the next Limit users after Cursor (in
+// id order) that are due at Now.
+type planQuery struct {
+	Now        time.Time
+	DigestTime string        // "HH:MM", user-local
+	Lookback   time.Duration // the first digest's window
+	Limit      int
+	Cursor     string
+}
 
-// pendingSQL finds planned digests whose email was not enqueued (a sweep
-// stopped between the two steps), from the last two days.
-const pendingSQL = `
-SELECT user_id, to_char(local_day, 'YYYY-MM-DD'), notification_ids
-FROM worker.notification_digests
-WHERE enqueued_at IS NULL AND cardinality(notification_ids) > 0
-  AND local_day >= ($1::timestamptz AT TIME ZONE 'UTC')::date - 2
-ORDER BY user_id
-LIMIT $2`
+// planned is one batch of a sweep.
+type planned struct {
+	// Planned is the number of digest days recorded (with or without mail).
+	Planned int
+	// WithMail are the planned digests that carry unread notifications.
+	WithMail []DigestPlan
+	// Next is the cursor of the next batch; Done when no user is left.
+	Next string
+	Done bool
+}
+
+// digestStore is what the sweep needs of the tenant's database: the users
+// and notifications it plans from and the digest ledger
+// (worker.notification_digests), one row per user and user-local day.
+type digestStore interface {
+	// PlanDigests records the digests due in the next batch of users.
+	PlanDigests(ctx context.Context, q planQuery) (planned, error)
+	// PendingDigests returns up to limit digests of the last two days that
+	// carry notifications but whose email was not enqueued (a sweep
+	// stopped between the two steps).
+	PendingDigests(ctx context.Context, now time.Time, limit int) ([]DigestPlan, error)
+	// MarkEnqueued records that the emails of plans are in the queue.
+	MarkEnqueued(ctx context.Context, now time.Time, plans []DigestPlan) error
+	// PruneDigests deletes ledger rows created before before.
+	PruneDigests(ctx context.Context, before time.Time) error
+}
 
 func (h *Handler) digestDefaults() (digestTime string, lookback time.Duration, batch, workers int, retention time.Duration) {
 	digestTime, lookback, batch, workers, retention = h.DigestTime, h.FirstDigestLookback, h.BatchSize, h.EnqueueWorkers, h.DigestRetention
@@ -112,21 +83,18 @@ type DigestResult struct {
 	Enqueued int
 }
 
-// SendDailyDigest handles notifications:send-daily-digest.
-func (h *Handler) SendDailyDigest(ctx context.Context, t *asynq.Task) error {
-	p, err := task.Decode[task.SendDailyDigest](t)
-	if err != nil {
-		return err
-	}
+// SendDailyDigest handles notifications:send-daily-digest: a [Handler.Sweep]
+// of the task's tenant, publishing its progress as the task's result.
+func (h *Handler) SendDailyDigest(ctx context.Context, _ task.SendDailyDigest) error {
 	var progress *worker.Progress
-	if w := t.ResultWriter(); w != nil {
+	if w := worker.ResultWriterFrom(ctx); w != nil {
 		clock := h.Clock
 		if clock == nil {
 			clock = worker.SystemClock{}
 		}
 		progress = worker.NewProgress(w, clock, 0)
 	}
-	res, err := h.Sweep(ctx, p.TenantID, progress)
+	res, err := h.Sweep(ctx, progress)
 	if err != nil {
 		return err
 	}
@@ -134,25 +102,30 @@ func (h *Handler) SendDailyDigest(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-// Sweep plans and enqueues every digest due at the handler's clock. It is
-// safe to run any number of times, concurrently too: the ledger's primary
-// key admits one digest per user and local day, and the email task's ID is
-// deterministic.
-func (h *Handler) Sweep(ctx context.Context, tenantID string, progress *worker.Progress) (DigestResult, error) {
+// Sweep plans and enqueues every digest of ctx's tenant ([worker.TenantFrom])
+// due at the handler's clock; progress may be nil. It is safe to run any
+// number of times, concurrently too: the ledger's primary key admits one
+// digest per user and local day, and the email task's ID is deterministic.
+func (h *Handler) Sweep(ctx context.Context, progress *worker.Progress) (DigestResult, error) {
+	tn := worker.TenantFrom(ctx)
+	return h.sweep(ctx, newStore(tn.DB, tn.ID), tn.ID, progress)
+}
+
+func (h *Handler) sweep(ctx context.Context, st digestStore, tenantID string, progress *worker.Progress) (DigestResult, error) {
 	digestTime, lookback, batch, _, retention := h.digestDefaults()
 	now := h.now()
 	var res DigestResult
 
 	// Complete what an interrupted sweep planned but did not enqueue.
 	for {
-		plans, err := h.collect(ctx, pendingSQL, now, batch)
+		plans, err := st.PendingDigests(ctx, now, batch)
 		if err != nil {
-			return res, fmt.Errorf("read pending digests: %w", err)
+			return res, err
 		}
 		if len(plans) == 0 {
 			break
 		}
-		n, err := h.enqueue(ctx, tenantID, now, plans)
+		n, err := h.enqueue(ctx, st, tenantID, now, plans)
 		res.Enqueued += n
 		if err != nil {
 			return res, err
@@ -161,36 +134,14 @@ func (h *Handler) Sweep(ctx context.Context, tenantID string, progress *worker.P
 			break
 		}
 	}
-	cursor := ""
+	q := planQuery{Now: now, DigestTime: digestTime, Lookback: lookback, Limit: batch}
 	for {
-		rows, err := h.DB.Query(ctx, planSQL, now, digestTime, lookback.Seconds(), batch, cursor)
+		b, err := st.PlanDigests(ctx, q)
 		if err != nil {
-			return res, fmt.Errorf("plan digests: %w", err)
+			return res, err
 		}
-		var next *string
-		var withMail []DigestPlan
-		first := true
-		for rows.Next() {
-			var user, day *string
-			var ids []string
-			if err := rows.Scan(&user, &day, &ids); err != nil {
-				rows.Close()
-				return res, fmt.Errorf("plan digests: %w", err)
-			}
-			if first {
-				next, first = user, false
-				continue
-			}
-			res.Planned++
-			if len(ids) > 0 {
-				withMail = append(withMail, DigestPlan{UserID: *user, Day: *day, NotificationIDs: ids})
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return res, fmt.Errorf("plan digests: %w", err)
-		}
-		n, err := h.enqueue(ctx, tenantID, now, withMail)
+		res.Planned += b.Planned
+		n, err := h.enqueue(ctx, st, tenantID, now, b.WithMail)
 		res.Enqueued += n
 		if err != nil {
 			return res, err
@@ -198,13 +149,13 @@ func (h *Handler) Sweep(ctx context.Context, tenantID string, progress *worker.P
 		if progress != nil {
 			_, _ = progress.Update("digest", int64(res.Planned), 0, fmt.Sprintf("%d users planned, %d digests enqueued", res.Planned, res.Enqueued))
 		}
-		if next == nil {
+		if b.Done {
 			break
 		}
-		cursor = *next
+		q.Cursor = b.Next
 	}
-	if _, err := h.DB.Exec(ctx, `DELETE FROM worker.notification_digests WHERE created_at < $1`, now.Add(-retention)); err != nil {
-		return res, fmt.Errorf("prune digest ledger: %w", err)
+	if err := st.PruneDigests(ctx, now.Add(-retention)); err != nil {
+		return res, err
 	}
 	if progress != nil {
 		_ = progress.Done("digest", int64(res.Planned), int64(res.Planned), fmt.Sprintf("%d digests enqueued", res.Enqueued))
@@ -212,21 +163,9 @@ func (h *Handler) Sweep(ctx context.Context, tenantID string, progress *worker.P
 	return res, nil
 }
 
-func (h *Handler) collect(ctx context.Context, sql string, args ...any) ([]DigestPlan, error) {
-	rows, err := h.DB.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (DigestPlan, error) {
-		var p DigestPlan
-		err := r.Scan(&p.UserID, &p.Day, &p.NotificationIDs)
-		return p, err
-	})
-}
-
-// enqueue puts one send-digest-email task per plan (ID conflicts are
-// success), then records them as enqueued.
-func (h *Handler) enqueue(ctx context.Context, tenantID string, now time.Time, plans []DigestPlan) (int, error) {
+// enqueue puts one send-digest-email task per plan, for tenantID (a
+// duplicate ID is success), then records them as enqueued.
+func (h *Handler) enqueue(ctx context.Context, st digestStore, tenantID string, now time.Time, plans []DigestPlan) (int, error) {
 	if len(plans) == 0 {
 		return 0, nil
 	}
@@ -237,16 +176,11 @@ func (h *Handler) enqueue(ctx context.Context, tenantID string, now time.Time, p
 	var done []DigestPlan
 	var wg sync.WaitGroup
 	for range min(workers, len(plans)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for pl := range jobs {
 				t, err := task.NewSendDigestEmail(task.SendDigestEmail{UserID: pl.UserID, NotificationIDs: pl.NotificationIDs, Day: pl.Day, TenantID: tenantID})
 				if err == nil {
-					_, err = h.Queue.EnqueueContext(ctx, t)
-					if errors.Is(err, asynq.ErrTaskIDConflict) {
-						err = nil
-					}
+					_, err = task.Enqueue(ctx, h.Enqueuer, t)
 				}
 				mu.Lock()
 				if err != nil && firstErr == nil {
@@ -256,7 +190,7 @@ func (h *Handler) enqueue(ctx context.Context, tenantID string, now time.Time, p
 				}
 				mu.Unlock()
 			}
-		}()
+		})
 	}
 	for _, pl := range plans {
 		jobs <- pl
@@ -264,17 +198,8 @@ func (h *Handler) enqueue(ctx context.Context, tenantID string, now time.Time, p
 	close(jobs)
 	wg.Wait()
 	if len(done) > 0 {
-		users := make([]string, len(done))
-		days := make([]string, len(done))
-		for i, pl := range done {
-			users[i], days[i] = pl.UserID, pl.Day
-		}
-		_, err := h.DB.Exec(ctx, `
-UPDATE worker.notification_digests d SET enqueued_at = $1
-FROM unnest($2::text[], $3::date[]) AS x(user_id, day)
-WHERE d.user_id = x.user_id AND d.local_day = x.day`, now, users, days)
-		if err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("record enqueued digests: %w", err)
+		if err := st.MarkEnqueued(ctx, now, done); err != nil && firstErr == nil {
+			firstErr = err
 		}
 	}
 	return len(done), firstErr

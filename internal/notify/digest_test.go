@@ -12,17 +12,17 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/testplanit/tpi-workers/internal/cuid"
 	"github.com/testplanit/tpi-workers/internal/notify"
-	"github.com/testplanit/tpi-workers/internal/postgres"
 	"github.com/testplanit/tpi-workers/internal/testenv"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
 
 func addNotification(t testing.TB, db *pgxpool.Pool, userID string, at time.Time, read, deleted bool) string {
 	t.Helper()
-	id := postgres.NewCUID()
+	id := cuid.New()
 	_, err := db.Exec(context.Background(), `INSERT INTO "Notification" (id, "userId", type, title, message, "isRead", "isDeleted", "createdAt", "updatedAt")
-VALUES ($1, $2, 'WORK_ASSIGNED', 't', 'm', $3, $4, $5, $6)`, id, userID, read, deleted, at, at.UTC())
+VALUES ($1, $2, 'WORK_ASSIGNED', 't', 'm', $3, $4, $5, $6)`, id, userID, read, deleted, at, at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,9 +50,10 @@ func digestTasks(t testing.TB, insp *asynq.Inspector) map[string][]task.SendDige
 	return out
 }
 
-func sweep(t testing.TB, h *notify.Handler) notify.DigestResult {
+// sweep runs h's sweep for the tenant "" of db.
+func sweep(t testing.TB, h *notify.Handler, db *pgxpool.Pool) notify.DigestResult {
 	t.Helper()
-	res, err := h.Sweep(context.Background(), "", nil)
+	res, err := h.Sweep(inTenant("", db), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestDigestTimeZones(t *testing.T) {
 		want[u] = addNotification(t, db, u, t0, false, false)
 	}
 	clock := &fixedClock{}
-	h := &notify.Handler{DB: db, Queue: client, Clock: clock}
+	h := &notify.Handler{Enqueuer: client, Clock: clock}
 
 	steps := []struct {
 		at   time.Time
@@ -104,7 +105,7 @@ func TestDigestTimeZones(t *testing.T) {
 	seen := map[string]bool{}
 	for _, st := range steps {
 		clock.Set(st.at)
-		res := sweep(t, h)
+		res := sweep(t, h, db)
 		if res.Enqueued != len(st.due) {
 			t.Errorf("%s: %d enqueued, want %v", st.note, res.Enqueued, st.due)
 		}
@@ -129,7 +130,7 @@ func TestDigestTimeZones(t *testing.T) {
 	// Tokyo's next local day starts at 15:00 UTC: a new digest day, but
 	// nothing new to send, so no email.
 	clock.Set(time.Date(2026, 11, 26, 23, 30, 0, 0, time.UTC))
-	if res := sweep(t, h); res.Enqueued != 0 || res.Planned != 1 {
+	if res := sweep(t, h, db); res.Enqueued != 0 || res.Planned != 1 {
 		t.Errorf("Tokyo's next day: %+v, want 1 planned, 0 enqueued", res)
 	}
 }
@@ -146,12 +147,12 @@ func TestDigestWindowSinceLastDigest(t *testing.T) {
 	seedUser(t, db, user{id: "d", mode: "IN_APP_EMAIL_DAILY", active: true})
 	seedUser(t, db, user{id: "quiet", mode: "IN_APP_EMAIL_DAILY", active: true})
 	clock := &fixedClock{}
-	h := &notify.Handler{DB: db, Queue: client, Clock: clock}
+	h := &notify.Handler{Enqueuer: client, Clock: clock}
 
 	day := func(d, hh int) time.Time { return time.Date(2026, 11, d, hh, 0, 0, 0, time.UTC) }
 	before := addNotification(t, db, "d", day(24, 7), false, false)
 	clock.Set(day(24, 9))
-	sweep(t, h) // the 24th's digest carries "before"
+	sweep(t, h, db) // the 24th's digest carries "before"
 	// Then: the 25th's sweep never runs (scheduler down). Notifications of
 	// the 24th afternoon and the 25th must reach the 26th's digest.
 	n1 := addNotification(t, db, "d", day(24, 12), false, false)
@@ -160,7 +161,7 @@ func TestDigestWindowSinceLastDigest(t *testing.T) {
 	addNotification(t, db, "d", day(25, 11), false, true) // deleted
 	clock.Set(day(26, 9))
 	n3 := addNotification(t, db, "d", day(26, 8), false, false)
-	sweep(t, h)
+	sweep(t, h, db)
 	got := digestTasks(t, insp)["d"]
 	sort.Slice(got, func(i, j int) bool { return got[i].Day < got[j].Day })
 	if len(got) != 2 || got[0].Day != "2026-11-24" || !slices.Equal(got[0].NotificationIDs, []string{before}) {
@@ -179,7 +180,7 @@ func TestDigestWindowSinceLastDigest(t *testing.T) {
 
 // flakyQueue fails enqueues for one user while armed.
 type flakyQueue struct {
-	notify.Enqueuer
+	task.Enqueuer
 	mu   sync.Mutex
 	fail string
 }
@@ -211,8 +212,8 @@ func TestDigestSweepInterruptedAndConcurrent(t *testing.T) {
 	}
 	clock := &fixedClock{t: at}
 	q := &flakyQueue{Enqueuer: client, fail: id(7)}
-	h := &notify.Handler{DB: db, Queue: q, Clock: clock, BatchSize: 8}
-	if _, err := h.Sweep(context.Background(), "", nil); err == nil {
+	h := &notify.Handler{Enqueuer: q, Clock: clock, BatchSize: 8}
+	if _, err := h.Sweep(inTenant("", db), nil); err == nil {
 		t.Fatal("sweep with a failing enqueue succeeded")
 	}
 	q.mu.Lock()
@@ -225,8 +226,8 @@ func TestDigestSweepInterruptedAndConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			h2 := &notify.Handler{DB: db, Queue: client, Clock: clock, BatchSize: 8}
-			_, err := h2.Sweep(context.Background(), "", nil)
+			h2 := &notify.Handler{Enqueuer: client, Clock: clock, BatchSize: 8}
+			_, err := h2.Sweep(inTenant("", db), nil)
 			errs <- err
 		}()
 	}
@@ -263,10 +264,7 @@ func TestSendDailyDigestTask(t *testing.T) {
 	seedUser(t, db, user{id: "a", mode: "IN_APP_EMAIL_DAILY", active: true})
 	addNotification(t, db, "a", time.Now().Add(-time.Hour), false, false)
 	clock := &fixedClock{t: time.Now().UTC().Truncate(24 * time.Hour).Add(23 * time.Hour)}
-	h := &notify.Handler{DB: db, Queue: client, Clock: clock}
-	mux := asynq.NewServeMux()
-	h.Register(mux)
-	startServer(t, ropt, mux)
+	startServer(t, ropt, &notify.Handler{Enqueuer: client, Clock: clock}, tenantOf("", db))
 	info, err := client.Enqueue(mustTask(task.NewSendDailyDigest(task.SendDailyDigest{})))
 	if err != nil {
 		t.Fatal(err)

@@ -11,8 +11,11 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/testplanit/tpi-workers/internal/notify"
 	"github.com/testplanit/tpi-workers/internal/postgres"
+	"github.com/testplanit/tpi-workers/internal/tenant"
 	"github.com/testplanit/tpi-workers/internal/testenv"
+	"github.com/testplanit/tpi-workers/internal/worker"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
 
@@ -78,10 +81,29 @@ type fixedClock struct {
 func (c *fixedClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *fixedClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
+// tenantOf returns the tenant of a test: id on db.
+func tenantOf(id string, db *pgxpool.Pool) *tenant.Tenant {
+	return &tenant.Tenant{ID: id, DB: db, BaseURL: "https://tpi.example.com"}
+}
+
+// inTenant returns a context carrying the tenant, as the runtime gives
+// every handler.
+func inTenant(id string, db *pgxpool.Pool) context.Context {
+	return worker.WithTenant(context.Background(), tenantOf(id, db))
+}
+
 // startServer runs a real asynq server for the notifications queue with a
-// 20 ms retry delay, stopped at cleanup.
-func startServer(t testing.TB, opt asynq.RedisClientOpt, mux *asynq.ServeMux) {
+// 20 ms retry delay, stopped at cleanup, that hands h's handlers the tenant
+// tn as the runtime's resolver would.
+func startServer(t testing.TB, opt asynq.RedisClientOpt, h *notify.Handler, tn *tenant.Tenant) {
 	t.Helper()
+	mux := asynq.NewServeMux()
+	mux.Use(func(next asynq.Handler) asynq.Handler {
+		return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+			return next.ProcessTask(worker.WithTenant(ctx, tn), t)
+		})
+	})
+	h.Register(mux)
 	srv := asynq.NewServer(opt, asynq.Config{
 		Concurrency:              2,
 		Queues:                   map[string]int{task.QueueNotifications: 1},

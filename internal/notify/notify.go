@@ -2,39 +2,25 @@ package notify
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"math/big"
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/testplanit/tpi-workers/internal/cuid"
 	"github.com/testplanit/tpi-workers/internal/worker"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
 
-// DB is what the handlers need of PostgreSQL (a *pgxpool.Pool).
-type DB interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
-
-// Enqueuer puts tasks in a queue (an *asynq.Client).
-type Enqueuer interface {
-	EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
-}
-
-// Handler handles the notifications queue.
+// Handler handles the notifications queue. Each task works on its
+// tenant's database ([worker.TenantFrom]).
 type Handler struct {
-	DB    DB
-	Queue Enqueuer
+	// Enqueuer enqueues the follow-up emails: [worker.NewClient]'s client
+	// in a worker. Required.
+	Enqueuer task.Enqueuer
 	// Clock stamps new notifications and decides which users' digests are
-	// due. Default the system clock.
+	// due. Default [worker.SystemClock].
 	Clock worker.Clock
 	// DigestTime is the local time of day from which a user's digest is
 	// due, as "HH:MM". Default "08:00".
@@ -55,117 +41,86 @@ type Handler struct {
 
 // Register routes the notification task types of mux to h.
 func (h *Handler) Register(mux *asynq.ServeMux) {
-	mux.HandleFunc(task.TypeCreateNotification, h.CreateNotification)
-	mux.HandleFunc(task.TypeSendDailyDigest, h.SendDailyDigest)
+	worker.Handle(mux, task.TypeCreateNotification, h.CreateNotification)
+	worker.Handle(mux, task.TypeSendDailyDigest, h.SendDailyDigest)
 }
 
 func (h *Handler) now() time.Time {
 	if h.Clock == nil {
-		return time.Now()
+		return worker.SystemClock{}.Now()
 	}
 	return h.Clock.Now()
 }
 
-// EffectiveMode resolves a user's mode: USE_GLOBAL (or no preferences)
-// becomes the global default of "AppConfig" 'notificationSettings', itself
-// IN_APP when absent or invalid.
-func EffectiveMode(userMode, globalDefault string) task.NotificationMode {
-	m := task.NotificationMode(userMode)
-	if m == "" || m == task.NotificationModeUseGlobal || !m.Valid() {
-		g := task.NotificationMode(globalDefault)
-		if !g.Valid() || g == task.NotificationModeUseGlobal {
-			return task.NotificationModeInApp
-		}
-		return g
-	}
-	return m
+// errNotFound is wrapped by the stores' errors for a row that does not
+// exist: the task names something that is not there, a permanent failure.
+var errNotFound = errors.New("not found")
+
+// user is what CreateNotification needs to know of the recipient.
+type user struct {
+	Active, Deleted bool
+	// Mode is the effective notification mode, never USE_GLOBAL.
+	Mode task.NotificationMode
+}
+
+// store is what CreateNotification needs of the tenant's database.
+type store interface {
+	// User loads a user; an error wrapping errNotFound when there is none.
+	User(ctx context.Context, id string) (user, error)
+	// InsertNotification inserts the notification of p under id, created
+	// at at, unless a row with that id exists; it reports whether it
+	// inserted.
+	InsertNotification(ctx context.Context, id string, p task.CreateNotification, at time.Time) (bool, error)
 }
 
 // NotificationID derives the "Notification".id of a create-notification
-// task from its queue and task ID: cuid-shaped (25 characters, 'c' then
-// base 36), so a retried task (same ID) addresses the same row.
-func NotificationID(queue, taskID string) string {
-	sum := sha256.Sum256([]byte(queue + "\x00" + taskID))
-	n := new(big.Int).SetBytes(sum[:])
-	s := n.Text(36)
-	for len(s) < 24 {
-		s = "0" + s
-	}
-	return "c" + s[:24]
+// task from its queue and task ID ([cuid.Derive]), so a retried task (same
+// ID) addresses the same row.
+func NotificationID(queue, taskID string) string { return cuid.Derive(queue, taskID) }
+
+// CreateNotification handles notifications:create-notification: one
+// "Notification" row per task whatever the retries, unless the user is
+// inactive, deleted or in mode NONE, and, in mode IN_APP_EMAIL_IMMEDIATE,
+// its email enqueued once.
+func (h *Handler) CreateNotification(ctx context.Context, p task.CreateNotification) error {
+	tn := worker.TenantFrom(ctx)
+	return h.createNotification(ctx, newStore(tn.DB, tn.ID), tn.ID, p)
 }
 
-func randomID() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	s := new(big.Int).SetBytes(b).Text(36)
-	for len(s) < 24 {
-		s = "0" + s
-	}
-	return "c" + s[:24]
-}
-
-// CreateNotification handles notifications:create-notification.
-func (h *Handler) CreateNotification(ctx context.Context, t *asynq.Task) error {
-	p, err := task.Decode[task.CreateNotification](t)
-	if err != nil {
-		return err
-	}
+func (h *Handler) createNotification(ctx context.Context, st store, tenantID string, p task.CreateNotification) error {
 	log := worker.LoggerFrom(ctx)
-	var active, deleted bool
-	var userMode, globalMode *string
-	err = h.DB.QueryRow(ctx, `
-SELECT u."isActive", u."isDeleted", p."notificationMode"::text,
-       (SELECT value->>'defaultMode' FROM "AppConfig" WHERE key = 'notificationSettings')
-FROM "User" u LEFT JOIN "UserPreferences" p ON p."userId" = u.id
-WHERE u.id = $1`, p.UserID).Scan(&active, &deleted, &userMode, &globalMode)
-	if errors.Is(err, pgx.ErrNoRows) {
+	u, err := st.User(ctx, p.UserID)
+	if errors.Is(err, errNotFound) {
 		return worker.Permanent(fmt.Errorf("user %s does not exist", p.UserID))
 	}
 	if err != nil {
-		return fmt.Errorf("load user %s: %w", p.UserID, err)
+		return err
 	}
-	if deleted || !active {
+	if u.Deleted || !u.Active {
 		log.Info("user inactive or deleted; no notification", "user", p.UserID)
 		return nil
 	}
-	mode := EffectiveMode(deref(userMode), deref(globalMode))
-	if mode == task.NotificationModeNone {
+	if u.Mode == task.NotificationModeNone {
 		log.Info("notification mode NONE; nothing created", "user", p.UserID)
 		return nil
 	}
-	id := randomID()
+	id := cuid.New()
 	if taskID, ok := asynq.GetTaskID(ctx); ok {
 		id = NotificationID(task.QueueNotifications, taskID)
 	}
-	now := h.now()
-	var data any
-	if len(p.Data) > 0 {
-		data = string(p.Data)
-	}
-	tag, err := h.DB.Exec(ctx, `
-INSERT INTO "Notification" (id, "userId", type, title, message, data, "relatedEntityId", "relatedEntityType", "createdAt", "updatedAt")
-VALUES ($1, $2, $3::"NotificationType", $4, $5, $6::jsonb, nullif($7, ''), nullif($8, ''), $9, $10)
-ON CONFLICT (id) DO NOTHING`, id, p.UserID, string(p.Type), p.Title, p.Message, data,
-		p.RelatedEntityID, p.RelatedEntityType, now, now.UTC())
+	created, err := st.InsertNotification(ctx, id, p, h.now())
 	if err != nil {
-		return fmt.Errorf("insert notification: %w", err)
+		return err
 	}
-	if mode == task.NotificationModeInAppEmailImmediate {
-		et, err := task.NewSendNotificationEmail(task.SendNotificationEmail{NotificationID: id, UserID: p.UserID, Immediate: true, TenantID: p.TenantID})
+	if u.Mode == task.NotificationModeInAppEmailImmediate {
+		et, err := task.NewSendNotificationEmail(task.SendNotificationEmail{NotificationID: id, UserID: p.UserID, Immediate: true, TenantID: tenantID})
 		if err != nil {
 			return worker.Permanent(err)
 		}
-		if _, err := h.Queue.EnqueueContext(ctx, et); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		if _, err := task.Enqueue(ctx, h.Enqueuer, et); err != nil {
 			return fmt.Errorf("enqueue notification email: %w", err)
 		}
 	}
-	log.Info("notification created", "notification", id, "user", p.UserID, "mode", string(mode), "new", tag.RowsAffected() == 1)
+	log.Info("notification created", "notification", id, "user", p.UserID, "mode", string(u.Mode), "new", created)
 	return nil
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }

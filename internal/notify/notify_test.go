@@ -14,24 +14,6 @@ import (
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
 
-func TestEffectiveMode(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct{ user, global, want string }{
-		{"", "", "IN_APP"},
-		{"USE_GLOBAL", "", "IN_APP"},
-		{"USE_GLOBAL", "IN_APP_EMAIL_DAILY", "IN_APP_EMAIL_DAILY"},
-		{"USE_GLOBAL", "NONE", "NONE"},
-		{"USE_GLOBAL", "bogus", "IN_APP"},
-		{"USE_GLOBAL", "USE_GLOBAL", "IN_APP"},
-		{"NONE", "IN_APP_EMAIL_IMMEDIATE", "NONE"},
-		{"IN_APP_EMAIL_IMMEDIATE", "NONE", "IN_APP_EMAIL_IMMEDIATE"},
-	} {
-		if got := notify.EffectiveMode(tc.user, tc.global); string(got) != tc.want {
-			t.Errorf("EffectiveMode(%q, %q) = %s, want %s", tc.user, tc.global, got, tc.want)
-		}
-	}
-}
-
 func TestNotificationIDShape(t *testing.T) {
 	t.Parallel()
 	a, b := notify.NotificationID("notifications", "t1"), notify.NotificationID("notifications", "t2")
@@ -46,7 +28,7 @@ func TestNotificationIDShape(t *testing.T) {
 // failingQueue fails the first n enqueues after they reached Redis, as a
 // connection lost after the write would: the retry must not duplicate.
 type failingQueue struct {
-	notify.Enqueuer
+	task.Enqueuer
 	fails atomic.Int32
 }
 
@@ -87,10 +69,7 @@ func TestCreateNotificationModes(t *testing.T) {
 	}
 	q := &failingQueue{Enqueuer: client}
 	q.fails.Store(1) // the first immediate email's enqueue "fails" after writing
-	h := &notify.Handler{DB: db, Queue: q}
-	mux := asynq.NewServeMux()
-	h.Register(mux)
-	startServer(t, ropt, mux)
+	startServer(t, ropt, &notify.Handler{Enqueuer: q}, tenantOf("", db))
 
 	types := []task.NotificationType{task.NotificationTypeWorkAssigned, task.NotificationTypeSessionAssigned,
 		task.NotificationTypeSystemAnnouncement, task.NotificationTypeUserRegistered, task.NotificationTypeCommentMention,
@@ -167,10 +146,7 @@ func TestCreateNotificationBadInput(t *testing.T) {
 	defer client.Close()
 	insp := asynq.NewInspector(ropt)
 	defer insp.Close()
-	h := &notify.Handler{DB: db, Queue: client}
-	mux := asynq.NewServeMux()
-	h.Register(mux)
-	startServer(t, ropt, mux)
+	startServer(t, ropt, &notify.Handler{Enqueuer: client}, tenantOf("", db))
 
 	// Malformed payload: archived at once with the reason.
 	_, err := client.Enqueue(asynq.NewTask(task.TypeCreateNotification, []byte(`{"userId":"u1","type":"NOPE","title":"x"}`)),

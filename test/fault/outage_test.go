@@ -254,13 +254,18 @@ func TestOutageSMTPEmailWorker(t *testing.T) {
 	if got := mp.Count(); got != n {
 		t.Errorf("%d messages delivered, want exactly %d", got, n)
 	}
-	subjects := map[string]int{}
+	// The Message-ID is derived from the delivery (one per notification):
+	// a message sent twice would show the same one twice.
+	ids := map[string]int{}
 	for _, m := range mp.Messages(t) {
-		subjects[m.Subject]++
+		ids[m.MessageID]++
 	}
-	for s, c := range subjects {
+	if len(ids) != n {
+		t.Errorf("%d distinct Message-IDs, want %d", len(ids), n)
+	}
+	for id, c := range ids {
 		if c != 1 {
-			t.Errorf("%q delivered %d times", s, c)
+			t.Errorf("message %s delivered %d times", id, c)
 		}
 	}
 	if got := archived(t, insp, task.QueueEmails); got != 0 {
