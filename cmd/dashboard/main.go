@@ -56,7 +56,8 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 			log.Info("dashboard listening", "addr", addr, "path", cfg.RootPath, "read_only", cfg.ReadOnly,
 				"admin_basic", c.AdminUser != "", "admin_token", c.AdminTokenHash != "",
 				"viewer_basic", c.ViewerUser != "", "viewer_token", c.ViewerTokenHash != "",
-				"enqueue_api", c.ProducerTokenHash != "" || cfg.InsecureOpen, "valkey", base.RedisURL)
+				"enqueue_api", c.ProducerTokenHash != "" || cfg.InsecureOpen, "valkey", base.RedisURL,
+				"multi_tenant", cfg.Tenants.MultiTenant, "instance_tenant", cfg.Tenants.InstanceID)
 		},
 	}
 	// The dashboard's work is its HTTP handler, served by the Runner.

@@ -1,8 +1,10 @@
 // Command scheduler enqueues TestPlanIt's periodic jobs (nightly forecast,
 // milestone auto-completion and reminders, the digest sweep) on asynq's
-// PeriodicTaskManager. It is long-running, reloads SCHEDULER_CONFIG_FILE
-// without a restart, and is safe to run twice: each occurrence has a
-// deterministic task ID. See the README's "Scheduler" section.
+// PeriodicTaskManager, once per tenant (every configured tenant with
+// MULTI_TENANT_MODE=true, else INSTANCE_TENANT_ID). It is long-running,
+// reloads SCHEDULER_CONFIG_FILE and the tenant configuration without a
+// restart, and is safe to run twice: each occurrence has a deterministic
+// task ID per tenant. See the README's "Scheduler" section.
 package main
 
 import (
@@ -10,12 +12,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 	_ "time/tzdata" // SCHEDULER_TZ works in images without a zone database
 
 	"github.com/testplanit/tpi-workers/internal/config"
-
 	"github.com/testplanit/tpi-workers/internal/schedule"
+	"github.com/testplanit/tpi-workers/internal/tenant"
 	"github.com/testplanit/tpi-workers/internal/worker"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
@@ -46,10 +49,20 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	}
 	defer rc.Close()
 
+	tenants, err := tenant.NewResolver(cfg.Tenants, nil, log)
+	if err != nil {
+		return err
+	}
+	defer tenants.Close()
 	provider := schedule.NewProvider(schedule.ProviderOptions{
 		Overrides: schedule.OverridesFromEnv(getenv), File: file, Timing: timing, Logger: log,
+		Tenants: tenants.IDs,
 	})
 	current, err := provider.Current()
+	if err != nil {
+		return err
+	}
+	served, err := provider.Tenants()
 	if err != nil {
 		return err
 	}
@@ -64,21 +77,33 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	r := &worker.Runner{
 		Service: cfg.Service, HTTPAddr: cfg.HTTPAddr, ReadinessGrace: cfg.ReadinessGrace,
 		Logger: log, Registry: reg, Valkey: rc,
-		OnReady: func(addr string) { logEntries(log, current, file, timing, addr) },
+		OnReady: func(addr string) { logEntries(log, current, cfg.Tenants, served, file, timing, addr) },
 	}
 	return r.Run(ctx, worker.ServiceFuncs{StartFunc: s.Start, ShutdownFunc: s.Shutdown})
 }
 
-// logEntries says at start what will run when.
-func logEntries(log *slog.Logger, cfg schedule.Config, file string, timing schedule.Timing, httpAddr string) {
+// logEntries says at start what will run when, and for which tenants.
+func logEntries(log *slog.Logger, cfg schedule.Config, ts tenant.Settings, served []string, file string, timing schedule.Timing, httpAddr string) {
 	now := time.Now()
-	log.Info("scheduler started", "entries", len(cfg.Entries), "disabled", cfg.Disabled,
-		"timezone", cfg.Location.String(), "config_file", file, "sync_interval", timing.WithDefaults().SyncInterval.String(), "http", httpAddr)
+	attrs := []any{"entries", len(cfg.Entries), "disabled", cfg.Disabled, "timezone", cfg.Location.String(),
+		"config_file", file, "sync_interval", timing.WithDefaults().SyncInterval.String(), "http", httpAddr,
+		// "" is the tenant of a plain single-tenant deployment: no tenantId.
+		"multi_tenant", ts.MultiTenant, "tenants", slices.DeleteFunc(slices.Clone(served), func(id string) bool { return id == "" })}
+	if ts.MultiTenant {
+		attrs = append(attrs, "tenant_config_file", ts.File)
+	}
+	log.Info("scheduler started", attrs...)
+	// The task ID of one tenant's occurrence; "<tenant>" stands for each
+	// tenant when there are several.
+	idTenant := "<tenant>"
+	if len(served) == 1 {
+		idTenant = served[0]
+	}
 	for _, e := range cfg.Entries {
 		next := e.Next(now)
 		q, _ := task.QueueOf(e.TaskType)
 		log.Info("entry", "entry", e.Name, "cron", e.Cron, "timezone", e.Location.String(), "type", e.TaskType,
 			"queue", q, "next_run", next.In(e.Location).Format(time.RFC3339), "next_run_utc", next.UTC().Format(time.RFC3339),
-			"next_task_id", schedule.OccurrenceID(e.Name, next))
+			"next_task_id", schedule.TenantOccurrenceID(idTenant, e.Name, next))
 	}
 }

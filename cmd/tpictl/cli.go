@@ -32,7 +32,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"migrate": {"[--mode all|worker-only]", "apply migrations to DATABASE_URL (worker-only: just the fleet's own schema)", cmdMigrate},
 		"seed":    {"", "load idempotent demo data into DATABASE_URL", cmdSeed},
-		"enqueue": {"<type> '<json>' [--id ID] [--in DURATION] [--queue Q]", "validate a payload against the contract and enqueue it", cmdEnqueue},
+		"enqueue": {"<type> '<json>' [--tenant T] [--id ID] [--in DURATION] [--queue Q]", "validate a payload against the contract and enqueue it (--tenant sets its tenantId)", cmdEnqueue},
 		"types":   {"", "list the task types and their queues", cmdTypes},
 		"queues":  {"", "task counts per state for every queue", cmdQueues},
 		"pause":   {"<queue>", "stop workers from taking tasks off a queue", cmdPause},
@@ -90,7 +90,8 @@ func printHelp(out io.Writer, cmds map[string]command) {
 		fmt.Fprintf(tw, "  %s %s\t%s\n", n, cmds[n].usage, cmds[n].help)
 	}
 	tw.Flush()
-	fmt.Fprintln(out, "\nEnvironment: VALKEY_URL (queues), DATABASE_URL (migrate, seed).")
+	fmt.Fprintln(out, "\nEnvironment: VALKEY_URL (queues), DATABASE_URL (migrate, seed); MULTI_TENANT_MODE, INSTANCE_TENANT_ID,\n"+
+		"TENANT_CONFIG_FILE, TENANT_CONFIGS: the tenants a task may name (enqueue, trigger).")
 }
 
 // parseFlags parses flags that may come after positional arguments and

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -43,7 +44,8 @@ func TestEnqueueValidatesThenEnqueues(t *testing.T) {
 	insp := asynq.NewInspector(opt)
 	defer insp.Close()
 	ti, err := insp.GetTaskInfo(task.QueueForecast, "case-12")
-	if err != nil || ti.State != asynq.TaskStatePending || ti.MaxRetry != 2 {
+	defaults, _ := task.DefaultOptions(task.TypeUpdateSingleCaseForecast, nil)
+	if err != nil || ti.State != asynq.TaskStatePending || task.FailureRetries(ti.MaxRetry) != defaults.MaxRetry {
 		t.Fatalf("task %+v %v", ti, err)
 	}
 }
@@ -118,4 +120,70 @@ func lineWith(out, prefix string) string {
 		}
 	}
 	return ""
+}
+
+func TestEnqueueTenant(t *testing.T) {
+	opt, url := testenv.Redis(t)
+	env := map[string]string{"VALKEY_URL": url}
+	insp := asynq.NewInspector(opt)
+	defer insp.Close()
+
+	out, err := runCLI(t, env, "", "enqueue", task.TypeCreateNotification, `{"userId":"u1","type":"WORK_ASSIGNED","title":"T"}`, "--tenant", "acme", "--id", "n-1")
+	if err != nil || !strings.Contains(out, "id=n-1") {
+		t.Fatalf("%q %v", out, err)
+	}
+	ti, err := insp.GetTaskInfo(task.QueueNotifications, "n-1")
+	if err != nil || string(ti.Payload) != `{"tenantId":"acme","title":"T","type":"WORK_ASSIGNED","userId":"u1"}` {
+		t.Fatalf("task %s %v", ti.Payload, err)
+	}
+	if _, err := runCLI(t, env, "", "enqueue", task.TypeSendDailyDigest, `{"tenantId":"acme"}`, "--tenant", "acme"); err != nil {
+		t.Fatalf("the same tenant twice: %v", err)
+	}
+	_, err = runCLI(t, env, "", "enqueue", task.TypeSendDailyDigest, `{"tenantId":"globex"}`, "--tenant", "acme")
+	if err == nil || !strings.Contains(err.Error(), `tenant "acme": the payload names another tenant (tenantId "globex")`) {
+		t.Fatalf("another tenant: %v", err)
+	}
+	// A duplicate names the contract's ID, which carries the tenant.
+	for i, want := range []string{"enqueued emails:send-notification-email on emails: id=acme:email:notification:n1",
+		"already enqueued: emails:send-notification-email (task ID acme:email:notification:n1 exists)"} {
+		out, err := runCLI(t, env, "", "enqueue", task.TypeSendNotificationEmail, `{"notificationId":"n1","userId":"u1"}`, "--tenant", "acme")
+		if err != nil || !strings.Contains(out, want) {
+			t.Fatalf("enqueue %d: %q %v, want %q", i, out, err, want)
+		}
+	}
+}
+
+func TestTenantsAreCheckedAgainstTheEnvironment(t *testing.T) {
+	_, url := testenv.Redis(t)
+	multi := map[string]string{"VALKEY_URL": url, "MULTI_TENANT_MODE": "true",
+		"TENANT_CONFIG_FILE": filepath.Join(t.TempDir(), "none.json"), "TENANT_CONFIGS": `{"acme":{"databaseUrl":"postgres://db/acme"}}`}
+	single := map[string]string{"VALKEY_URL": url, "INSTANCE_TENANT_ID": "acme"}
+	for _, tt := range []struct {
+		env  map[string]string
+		args []string
+		want string // "" = accepted
+	}{
+		{multi, []string{"trigger", "forecast", "--tenant", "acme"}, ""},
+		{multi, []string{"enqueue", task.TypeSendDailyDigest, `{"tenantId":"acme"}`}, ""},
+		{multi, []string{"trigger", "forecast"}, "trigger forecast: tenant: the task has no tenantId (MULTI_TENANT_MODE is on): give --tenant"},
+		{multi, []string{"trigger", "reindex", "--tenant", "initech"}, `unknown tenant "initech"`},
+		{multi, []string{"enqueue", task.TypeSendDailyDigest, `{}`}, "give --tenant"},
+		{multi, []string{"enqueue", task.TypeSendDailyDigest, `{}`, "--tenant", "initech"}, `unknown tenant "initech"`},
+		{single, []string{"trigger", "digest"}, ""},
+		{single, []string{"trigger", "digest", "--tenant", "acme"}, ""},
+		{single, []string{"trigger", "digest", "--tenant", "globex"}, `the task names tenant "globex", this instance serves "acme" (INSTANCE_TENANT_ID)`},
+		{single, []string{"enqueue", task.TypeSendDailyDigest, `{}`, "--tenant", "globex"}, `this instance serves "acme"`},
+	} {
+		out, err := runCLI(t, tt.env, "", tt.args...)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%v: %v", tt.args, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%v: %q %v, want an error with %q", tt.args, out, err, tt.want)
+		}
+	}
+	out, err := runCLI(t, multi, "", "schedule")
+	if err != nil || !strings.Contains(out, "each occurrence is enqueued once per tenant (task ID <tenant>:schedule:<entry>:<time>): acme") {
+		t.Errorf("schedule: %q %v", out, err)
+	}
 }

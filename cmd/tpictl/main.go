@@ -2,7 +2,8 @@
 // migrations, demo data, one-off triggers and queue operations.
 //
 //	tpictl migrate [--mode all|worker-only]
-//	tpictl enqueue <type> '<json>' [--id ID] [--in 10s]
+//	tpictl enqueue <type> '<json>' [--tenant T] [--id ID] [--in 10s]
+//	tpictl trigger <job> [--tenant T]
 //	tpictl queues
 //	tpictl pause <queue> | resume <queue>
 //

@@ -246,7 +246,7 @@ func TestTriggers(t *testing.T) {
 	if out, err := runCLI(t, env, "", "trigger", "digest", "--id", "manual-1"); err != nil || !strings.Contains(out, "id=manual-1") {
 		t.Fatalf("%q %v", out, err)
 	}
-	if out, err := runCLI(t, env, "", "trigger", "digest", "--id", "manual-1"); err != nil || !strings.Contains(out, "already triggered") {
+	if out, err := runCLI(t, env, "", "trigger", "digest", "--id", "manual-1"); err != nil || !strings.Contains(out, "already triggered: task ID manual-1 exists") {
 		t.Fatalf("%q %v", out, err)
 	}
 	if _, err := runCLI(t, env, "", "trigger", "reindex", "--entity", "widgets"); err == nil || !strings.Contains(err.Error(), `unknown entity type "widgets"`) {

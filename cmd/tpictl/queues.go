@@ -2,16 +2,18 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"slices"
 	"text/tabwriter"
 
-	"github.com/testplanit/tpi-workers/internal/config"
-
 	"github.com/hibiken/asynq"
 
+	"github.com/testplanit/tpi-workers/internal/config"
+	"github.com/testplanit/tpi-workers/internal/dashboard"
+	"github.com/testplanit/tpi-workers/internal/tenant"
 	"github.com/testplanit/tpi-workers/internal/worker"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
@@ -37,36 +39,78 @@ func (c *cli) inspector() (*asynq.Inspector, error) {
 	return asynq.NewInspector(opt), nil
 }
 
-// enqueue sends t to VALKEY_URL. A task ID that is already taken is not an
-// error: the task exists, which is what the caller wanted; dup reports it.
-func (c *cli) enqueue(ctx context.Context, t *asynq.Task) (info *asynq.TaskInfo, dup bool, err error) {
+// submit sends t to VALKEY_URL with opts through task.Enqueue: a task ID
+// that is already taken is not an error (the task exists, which is what the
+// caller wanted), and the result names that ID, the caller's or the
+// contract's.
+func (c *cli) submit(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (task.Enqueued, error) {
 	opt, err := c.redis()
 	if err != nil {
-		return nil, false, err
+		return task.Enqueued{}, err
 	}
 	client := asynq.NewClient(opt)
 	defer client.Close()
-	info, err = client.EnqueueContext(ctx, t)
-	if errors.Is(err, asynq.ErrTaskIDConflict) {
-		return nil, true, nil
-	}
+	e, err := task.Enqueue(ctx, client, t, opts...)
 	if err != nil {
-		return nil, false, fmt.Errorf("enqueue %s: %w", t.Type(), err)
+		return task.Enqueued{}, fmt.Errorf("enqueue %s: %w", t.Type(), err)
 	}
-	return info, false, nil
+	return e, nil
 }
 
-// describeID names the task ID that made an enqueue a duplicate: the one the
-// operator gave, or else the contract's deterministic one for that payload.
-func describeID(id string) string {
-	if id != "" {
-		return "task ID " + id
+// enqueue is [cli.submit] in the shape forecast.go still uses: the new
+// task's ID, queue and type, or dup for a task that already existed.
+//
+// Deprecated: use submit, which also names a duplicate's ID.
+func (c *cli) enqueue(ctx context.Context, t *asynq.Task) (info *asynq.TaskInfo, dup bool, err error) {
+	e, err := c.submit(ctx, t)
+	if err != nil || e.Duplicate {
+		return nil, e.Duplicate, err
 	}
-	return "a task with the same deterministic ID"
+	return &asynq.TaskInfo{ID: e.ID, Queue: e.Queue, Type: t.Type()}, false, nil
+}
+
+// tenants returns the tenant settings of the environment (MULTI_TENANT_MODE,
+// INSTANCE_TENANT_ID, TENANT_CONFIG_FILE, TENANT_CONFIGS, TENANT_<ID>_*)
+// and a resolver for them, which the caller closes.
+func (c *cli) tenants() (*tenant.Resolver, tenant.Settings, error) {
+	env := config.NewEnv(c.getenv)
+	s := tenant.LoadSettings(env, tenant.EnvNames(), false)
+	if err := env.Err(); err != nil {
+		return nil, s, err
+	}
+	r, err := tenant.NewResolver(s, nil, nil)
+	if err != nil {
+		return nil, s, err
+	}
+	return r, s, nil
+}
+
+// checkTenant refuses a task that the workers of this environment would
+// archive for its tenant, as the enqueue API does: in multi-tenant mode a
+// task without a tenant or with an unknown one, in single-tenant mode with
+// INSTANCE_TENANT_ID a task of another tenant.
+func (c *cli) checkTenant(t *asynq.Task) error {
+	id, err := task.TenantOf(t)
+	if err != nil {
+		return err
+	}
+	r, _, err := c.tenants()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if _, _, err := r.Lookup(id); err != nil {
+		if errors.Is(err, tenant.ErrTenantRequired) {
+			return fmt.Errorf("%w: give --tenant", err)
+		}
+		return err
+	}
+	return nil
 }
 
 func cmdEnqueue(ctx context.Context, c *cli, args []string) error {
 	fs := flag.NewFlagSet("enqueue", flag.ContinueOnError)
+	tenantID := fs.String("tenant", "", "tenantId of the payload (an error if the payload names another)")
 	id := fs.String("id", "", "task ID (an existing ID makes this a no-op)")
 	in := fs.Duration("in", 0, "process after this delay")
 	queue := fs.String("queue", "", "override the queue")
@@ -77,9 +121,12 @@ func cmdEnqueue(ctx context.Context, c *cli, args []string) error {
 	if len(pos) < 1 || len(pos) > 2 {
 		return errUsage
 	}
-	payload := []byte("{}")
+	payload := json.RawMessage("{}")
 	if len(pos) == 2 {
-		payload = []byte(pos[1])
+		payload = json.RawMessage(pos[1])
+	}
+	if payload, err = dashboard.WithTenant(payload, *tenantID); err != nil {
+		return err
 	}
 	var opts []asynq.Option
 	if *id != "" {
@@ -91,19 +138,26 @@ func cmdEnqueue(ctx context.Context, c *cli, args []string) error {
 	if *queue != "" {
 		opts = append(opts, asynq.Queue(*queue))
 	}
-	t, err := task.New(pos[0], payload, opts...)
+	t, err := task.New(pos[0], payload)
 	if err != nil {
 		return err
 	}
-	info, dup, err := c.enqueue(ctx, t)
+	if err := c.checkTenant(t); err != nil {
+		return err
+	}
+	e, err := c.submit(ctx, t, opts...)
 	switch {
 	case err != nil:
 		return err
-	case dup:
-		fmt.Fprintf(c.out, "already enqueued: %s (%s exists)\n", t.Type(), describeID(*id))
+	case e.Duplicate:
+		fmt.Fprintf(c.out, "already enqueued: %s (task ID %s exists)\n", t.Type(), e.ID)
 		return nil
 	}
-	fmt.Fprintf(c.out, "enqueued %s on %s: id=%s state=%s\n", info.Type, info.Queue, info.ID, info.State)
+	fmt.Fprintf(c.out, "enqueued %s on %s: id=%s", t.Type(), e.Queue, e.ID)
+	if *in > 0 {
+		fmt.Fprintf(c.out, " (runs in %s)", *in)
+	}
+	fmt.Fprintln(c.out)
 	return nil
 }
 

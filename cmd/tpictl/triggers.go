@@ -46,7 +46,7 @@ func triggerAliases() map[string]string {
 
 func cmdTrigger(ctx context.Context, c *cli, args []string) error {
 	fs := flag.NewFlagSet("trigger", flag.ContinueOnError)
-	tenant := fs.String("tenant", "", "tenantId of the payload (multi-tenant)")
+	tenantID := fs.String("tenant", "", "tenantId of the payload (required in multi-tenant mode)")
 	id := fs.String("id", "", "task ID (a second trigger with the same ID is a no-op)")
 	entity := fs.String("entity", task.EntityAll, "reindex: entity type ("+strings.Join(task.EntityTypes(), ", ")+")")
 	project := fs.Int("project", 0, "reindex: only this project")
@@ -74,32 +74,37 @@ func cmdTrigger(ctx context.Context, c *cli, args []string) error {
 	}
 	switch tr.taskType {
 	case task.TypeUpdateAllCasesForecast:
-		t, err = task.NewUpdateAllCasesForecast(task.UpdateAllCasesForecast{TenantID: *tenant}, opts...)
+		t, err = task.NewUpdateAllCasesForecast(task.UpdateAllCasesForecast{TenantID: *tenantID})
 	case task.TypeAutoCompleteMilestones:
-		t, err = task.NewAutoCompleteMilestones(task.AutoCompleteMilestones{TenantID: *tenant}, opts...)
+		t, err = task.NewAutoCompleteMilestones(task.AutoCompleteMilestones{TenantID: *tenantID})
 	case task.TypeMilestoneDueNotifications:
-		t, err = task.NewMilestoneDueNotifications(task.MilestoneDueNotifications{TenantID: *tenant}, opts...)
+		t, err = task.NewMilestoneDueNotifications(task.MilestoneDueNotifications{TenantID: *tenantID})
 	case task.TypeSendDailyDigest:
-		t, err = task.NewSendDailyDigest(task.SendDailyDigest{TenantID: *tenant}, opts...)
+		t, err = task.NewSendDailyDigest(task.SendDailyDigest{TenantID: *tenantID})
 	case task.TypeReindex:
-		p := task.Reindex{EntityType: *entity, UserID: *user, TenantID: *tenant}
+		p := task.Reindex{EntityType: *entity, UserID: *user, TenantID: *tenantID}
 		if *project != 0 {
 			p.ProjectID = project
 		}
-		t, err = task.NewReindex(p, opts...)
+		t, err = task.NewReindex(p)
 	}
 	if err != nil {
 		return err
 	}
-	info, dup, err := c.enqueue(ctx, t)
+	if err := c.checkTenant(t); err != nil {
+		return fmt.Errorf("trigger %s: %w", name, err)
+	}
+	// The options go to submit, not into the task, so that a duplicate is
+	// reported with the operator's ID.
+	e, err := c.submit(ctx, t, opts...)
 	switch {
 	case err != nil:
 		return fmt.Errorf("trigger %s: %w", name, err)
-	case dup:
-		fmt.Fprintf(c.out, "already triggered: %s exists\n", describeID(*id))
+	case e.Duplicate:
+		fmt.Fprintf(c.out, "already triggered: task ID %s exists\n", e.ID)
 		return nil
 	}
-	fmt.Fprintf(c.out, "triggered %s: %s on %s, id=%s\n", name, info.Type, info.Queue, info.ID)
+	fmt.Fprintf(c.out, "triggered %s: %s on %s, id=%s\n", name, t.Type(), e.Queue, e.ID)
 	return nil
 }
 
@@ -158,6 +163,9 @@ func cmdSchedule(_ context.Context, c *cli, args []string) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := c.printTenants(); err != nil {
+		return err
+	}
 	insp, err := c.inspector()
 	if err != nil {
 		return nil // the configuration is shown; no Valkey configured
@@ -171,5 +179,24 @@ func cmdSchedule(_ context.Context, c *cli, args []string) error {
 	for _, e := range entries {
 		fmt.Fprintf(c.out, "  %s  %s  next %s\n", e.Spec, e.Task.Type(), e.Next.Format(time.RFC3339))
 	}
+	return nil
+}
+
+// printTenants says which tenants the scheduler of this environment enqueues
+// each occurrence for, when there are tenants.
+func (c *cli) printTenants() error {
+	r, s, err := c.tenants()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if !s.MultiTenant && s.InstanceID == "" {
+		return nil
+	}
+	ids, err := r.IDs()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "\neach occurrence is enqueued once per tenant (task ID <tenant>:schedule:<entry>:<time>): %s\n", strings.Join(ids, ", "))
 	return nil
 }

@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/testplanit/tpi-workers/internal/config"
-
 	"github.com/hibiken/asynq"
 
+	"github.com/testplanit/tpi-workers/internal/config"
+	"github.com/testplanit/tpi-workers/internal/tenant"
 	"github.com/testplanit/tpi-workers/internal/worker"
 )
 
@@ -32,10 +32,16 @@ type Config struct {
 	Redis asynq.RedisConnOpt
 	// MaxBodyBytes bounds an enqueue request. DASHBOARD_MAX_BODY, default 1M.
 	MaxBodyBytes int64
+	// Tenants are the fleet's tenant settings (MULTI_TENANT_MODE,
+	// INSTANCE_TENANT_ID, TENANT_CONFIG_FILE, TENANT_CONFIGS, TENANT_<ID>_*):
+	// the enqueue API refuses a task whose tenant the workers would refuse.
+	// The zero value is a plain single-tenant deployment.
+	Tenants tenant.Settings
 }
 
 // LoadConfig reads the DASHBOARD_* variables; the caller checks env.Err().
-// base is the fleet's client configuration (VALKEY_URL, HTTP_ADDR).
+// base is the fleet's client configuration (VALKEY_URL, HTTP_ADDR, the
+// tenant settings).
 func LoadConfig(env *config.Env, base worker.Config) Config {
 	return Config{
 		Addr:         env.String("DASHBOARD_ADDR", base.HTTPAddr),
@@ -53,6 +59,7 @@ func LoadConfig(env *config.Env, base worker.Config) Config {
 		},
 		Redis:        base.Redis,
 		MaxBodyBytes: int64(env.Bytes("DASHBOARD_MAX_BODY", 1<<20)),
+		Tenants:      base.Tenants,
 	}
 }
 

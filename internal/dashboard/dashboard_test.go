@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/hibiken/asynq"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/testplanit/tpi-workers/internal/tenant"
 	"github.com/testplanit/tpi-workers/internal/testenv"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
@@ -407,5 +410,131 @@ func TestInsecureOpenOnLoopback(t *testing.T) {
 	}
 	if code, h, _ := e.do(t, req{path: "/"}); code != 200 || h == nil {
 		t.Errorf("root redirect: %d", code)
+	}
+}
+
+// post sends an enqueue request with the producer token and decodes the
+// answer: an EnqueueResponse, or the error message.
+func (e *env) post(t *testing.T, body string) (int, EnqueueResponse, string) {
+	t.Helper()
+	code, _, b := e.do(t, req{method: "POST", path: "/api/v1/tasks", body: body, ctype: "application/json", token: producerToken})
+	var r EnqueueResponse
+	var eb errorBody
+	if code >= 300 {
+		if err := json.Unmarshal([]byte(b), &eb); err != nil {
+			t.Fatalf("%d %s", code, b)
+		}
+		return code, r, eb.Error
+	}
+	if err := json.Unmarshal([]byte(b), &r); err != nil {
+		t.Fatalf("%d %s", code, b)
+	}
+	return code, r, ""
+}
+
+func TestEnqueueAPIAnswersADuplicateWithTheContractID(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, tt := range []struct{ body, id string }{
+		{`{"type":"emails:send-notification-email","payload":{"notificationId":"n1","userId":"u1"}}`, "email:notification:n1"},
+		// The tenant is part of the contract's ID.
+		{`{"type":"emails:send-notification-email","tenant":"acme","payload":{"notificationId":"n1","userId":"u1"}}`, "acme:email:notification:n1"},
+	} {
+		code, r, msg := e.post(t, tt.body)
+		if code != 201 || r.ID != tt.id || r.Duplicate {
+			t.Fatalf("first: %d %+v %s", code, r, msg)
+		}
+		code, r, msg = e.post(t, tt.body)
+		if code != 200 || r.ID != tt.id || !r.Duplicate || r.Queue != task.QueueEmails || r.Type != task.TypeSendNotificationEmail {
+			t.Fatalf("second: %d %+v %s, want 200 with id %s and duplicate", code, r, msg, tt.id)
+		}
+	}
+	if qi, _ := e.insp.GetQueueInfo(task.QueueEmails); qi.Size != 2 {
+		t.Errorf("queue size %d, want 2", qi.Size)
+	}
+}
+
+func TestEnqueueAPITenantField(t *testing.T) {
+	e := newEnv(t, nil)
+	code, r, msg := e.post(t, `{"type":"notifications:create-notification","tenant":"acme",
+		"payload":{"userId":"u1","type":"WORK_ASSIGNED","title":"<b>T</b>","message":"M"},"options":{"jobId":"n-1"}}`)
+	if code != 201 || r.ID != "n-1" {
+		t.Fatalf("%d %+v %s", code, r, msg)
+	}
+	ti, err := e.insp.GetTaskInfo(task.QueueNotifications, "n-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"message":"M","tenantId":"acme","title":"<b>T</b>","type":"WORK_ASSIGNED","userId":"u1"}`; string(ti.Payload) != want {
+		t.Errorf("payload %s, want %s", ti.Payload, want)
+	}
+	// The payload may name the tenant itself, or name the same one.
+	for _, body := range []string{
+		`{"type":"notifications:send-daily-digest","payload":{"tenantId":"acme"}}`,
+		`{"type":"notifications:send-daily-digest","tenant":"acme","payload":{"tenantId":"acme"}}`,
+		`{"type":"notifications:send-daily-digest","tenant":"acme"}`,
+	} {
+		if code, r, msg := e.post(t, body); code != 201 {
+			t.Errorf("%s: %d %+v %s", body, code, r, msg)
+		}
+	}
+	for _, tt := range []struct{ body, want string }{
+		{`{"type":"notifications:send-daily-digest","tenant":"acme","payload":{"tenantId":"globex"}}`, `tenant "acme": the payload names another tenant (tenantId "globex")`},
+		{`{"type":"notifications:send-daily-digest","tenant":"acme","payload":{"tenantId":7}}`, "payload.tenantId: must be a string"},
+		{`{"type":"notifications:send-daily-digest","tenant":"acme","payload":[1]}`, "payload: a JSON object is needed"},
+		{`{"type":"notifications:send-daily-digest","tenant":7}`, "body:"},
+	} {
+		if code, _, msg := e.post(t, tt.body); code != 400 || !strings.Contains(msg, tt.want) {
+			t.Errorf("%s: %d %q, want 400 %q", tt.body, code, msg, tt.want)
+		}
+	}
+}
+
+func TestEnqueueAPIRefusesTasksOfOtherTenants(t *testing.T) {
+	multi := tenant.Settings{MultiTenant: true, File: filepath.Join(t.TempDir(), "none.json"), Inline: map[string]tenant.Config{
+		"acme": {DatabaseURL: "postgres://db/acme"}, "globex": {DatabaseURL: "postgres://db/globex"},
+	}}
+	single := tenant.Settings{InstanceID: "acme"}
+	const digest = `{"type":"notifications:send-daily-digest"`
+	for _, tt := range []struct {
+		name     string
+		settings tenant.Settings
+		body     string
+		want     string // "" = accepted
+	}{
+		{"multi: tenant field", multi, digest + `,"tenant":"acme"}`, ""},
+		{"multi: tenant in the payload", multi, digest + `,"payload":{"tenantId":"globex"}}`, ""},
+		{"multi: no tenant", multi, digest + `}`, `the task has no tenantId (MULTI_TENANT_MODE is on): give "tenant" or payload.tenantId`},
+		{"multi: unknown tenant", multi, digest + `,"tenant":"initech"}`, `unknown tenant "initech"`},
+		{"multi: unknown tenant in the payload", multi, digest + `,"payload":{"tenantId":"initech"}}`, `unknown tenant "initech"`},
+		{"single: the instance's tenant", single, digest + `,"tenant":"acme"}`, ""},
+		{"single: no tenant", single, digest + `}`, ""},
+		{"single: another tenant", single, digest + `,"tenant":"globex"}`, `the task names tenant "globex", this instance serves "acme" (INSTANCE_TENANT_ID)`},
+		{"single without INSTANCE_TENANT_ID: any tenant", tenant.Settings{}, digest + `,"tenant":"globex"}`, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, func(c *Config) { c.Tenants = tt.settings })
+			code, r, msg := e.post(t, tt.body)
+			switch {
+			case tt.want == "" && code != 201:
+				t.Fatalf("%d %s, want 201", code, msg)
+			case tt.want != "" && (code != 400 || !strings.Contains(msg, tt.want)):
+				t.Fatalf("%d %+v %q, want 400 %q", code, r, msg, tt.want)
+			}
+			if qi, err := e.insp.GetQueueInfo(task.QueueNotifications); tt.want != "" && err == nil && qi.Size > 0 {
+				t.Errorf("a refused task was enqueued")
+			}
+		})
+	}
+}
+
+func TestNewRefusesAMalformedTenantFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "tenants.json")
+	if err := os.WriteFile(file, []byte(`{"acme":`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Addr: ":8080", RootPath: "/admin/queues", Credentials: Credentials{AdminTokenHash: HashToken("a")},
+		Redis: asynq.RedisClientOpt{Addr: "127.0.0.1:6379"}, Tenants: tenant.Settings{MultiTenant: true, File: file}}
+	if _, err := New(cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "TENANT_CONFIG_FILE "+file) {
+		t.Fatalf("err %v", err)
 	}
 }

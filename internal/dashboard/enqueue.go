@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,9 +12,11 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/hibiken/asynq"
 
+	"github.com/testplanit/tpi-workers/internal/tenant"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
 
@@ -21,6 +24,10 @@ import (
 type EnqueueRequest struct {
 	// Type is "<queue>:<job>", e.g. "notifications:create-notification".
 	Type string `json:"type"`
+	// Tenant is the task's tenant, put into the payload's tenantId (see
+	// [WithTenant]); it may be given there instead. In multi-tenant mode
+	// every task names a configured tenant.
+	Tenant string `json:"tenant,omitempty"`
 	// Payload is the job data, the JSON the original passed to queue.add.
 	Payload json.RawMessage `json:"payload"`
 	// Options override the type's defaults.
@@ -106,21 +113,108 @@ func (s *Server) enqueueStatus(w http.ResponseWriter, r *http.Request) (int, any
 	if err != nil {
 		return http.StatusBadRequest, errorBody{err.Error()}
 	}
-	t, err := task.New(req.Type, req.Payload, opts...)
+	payload, err := WithTenant(req.Payload, req.Tenant)
 	if err != nil {
 		return http.StatusBadRequest, errorBody{err.Error()}
 	}
-	queue, _ := task.QueueOf(req.Type)
-	info, err := s.client.EnqueueContext(r.Context(), t)
-	switch {
-	case errors.Is(err, asynq.ErrTaskIDConflict):
-		return http.StatusOK, EnqueueResponse{ID: req.Options.TaskID, Type: req.Type, Queue: queue, Duplicate: true}
-	case err != nil:
-		s.log.Error("enqueue failed", "type", req.Type, "err", err)
+	t, err := task.New(req.Type, payload)
+	if err != nil {
+		return http.StatusBadRequest, errorBody{err.Error()}
+	}
+	tenantID, err := task.TenantOf(t)
+	if err != nil {
+		return http.StatusBadRequest, errorBody{err.Error()}
+	}
+	// Refuse what the workers would archive: a missing or unknown tenant in
+	// multi-tenant mode, another instance's tenant in single-tenant mode.
+	if _, _, err := s.tenants.Lookup(tenantID); err != nil {
+		if errors.Is(err, tenant.ErrTenantRequired) {
+			return http.StatusBadRequest, errorBody{err.Error() + `: give "tenant" or payload.tenantId`}
+		}
+		return http.StatusBadRequest, errorBody{err.Error()}
+	}
+	rec := &recorder{e: s.client}
+	// The caller's options go to Enqueue, not into the task, so that a
+	// duplicate is answered with the caller's ID (else the contract's).
+	enq, err := task.Enqueue(r.Context(), rec, t, opts...)
+	if err != nil {
+		s.log.Error("enqueue failed", "type", req.Type, "tenant", tenantID, "err", err)
 		return http.StatusServiceUnavailable, errorBody{"cannot reach the queue store; retry later"}
 	}
-	s.log.Info("task enqueued", "type", info.Type, "queue", info.Queue, "task_id", info.ID, "role", role.String())
+	if enq.Duplicate {
+		queue := enq.Queue
+		if queue == "" {
+			queue, _ = task.QueueOf(req.Type)
+		}
+		s.log.Info("task already enqueued", "type", req.Type, "queue", queue, "task_id", enq.ID, "tenant", tenantID, "role", role.String())
+		return http.StatusOK, EnqueueResponse{ID: enq.ID, Type: req.Type, Queue: queue, Duplicate: true}
+	}
+	info := rec.info
+	s.log.Info("task enqueued", "type", info.Type, "queue", info.Queue, "task_id", info.ID, "tenant", tenantID, "role", role.String())
 	return http.StatusCreated, EnqueueResponse{ID: info.ID, Type: info.Type, Queue: info.Queue, State: info.State.String(), ProcessAt: info.NextProcessAt}
+}
+
+// recorder is the [task.Enqueuer] of the API: it keeps the new task's
+// TaskInfo, whose state and processAt the answer reports ([task.Enqueued]
+// has neither).
+type recorder struct {
+	e    task.Enqueuer
+	info *asynq.TaskInfo
+}
+
+// EnqueueContext implements [task.Enqueuer].
+func (r *recorder) EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error) {
+	info, err := r.e.EnqueueContext(ctx, t, opts...)
+	r.info = info
+	return info, err
+}
+
+// WithTenant returns payload with its tenantId set to tenantID: the rule of
+// every producer that takes the tenant beside the payload (the enqueue API's
+// "tenant", tpictl's --tenant). An empty tenantID leaves payload as it is; a
+// payload that names the same tenant is returned unchanged, one that names
+// another is an error. Other fields are kept (re-encoded, in key order).
+func WithTenant(payload json.RawMessage, tenantID string) (json.RawMessage, error) {
+	if tenantID == "" {
+		return payload, nil
+	}
+	if !utf8.ValidString(tenantID) {
+		return nil, errors.New("tenant: not valid UTF-8")
+	}
+	var fields map[string]json.RawMessage
+	if len(bytes.TrimSpace(payload)) > 0 {
+		if err := json.Unmarshal(payload, &fields); err != nil {
+			return nil, fmt.Errorf("payload: a JSON object is needed to set the tenant: %s", strings.TrimPrefix(err.Error(), "json: "))
+		}
+	}
+	if raw, ok := fields["tenantId"]; ok && string(bytes.TrimSpace(raw)) != "null" {
+		var named string
+		if err := json.Unmarshal(raw, &named); err != nil {
+			return nil, errors.New("payload.tenantId: must be a string")
+		}
+		switch named {
+		case tenantID:
+			return payload, nil
+		case "":
+		default:
+			return nil, fmt.Errorf("tenant %q: the payload names another tenant (tenantId %q)", tenantID, named)
+		}
+	}
+	if fields == nil {
+		fields = map[string]json.RawMessage{}
+	}
+	id, err := json.Marshal(tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("tenant: %w", err)
+	}
+	fields["tenantId"] = id
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // keep the producer's text as it was
+	if err := enc.Encode(fields); err != nil {
+		return nil, fmt.Errorf("payload: %w", err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // parseEnqueue decodes and checks a request body, returning the asynq

@@ -1,7 +1,9 @@
 package dashboard
 
 import (
+	"encoding/json"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -58,6 +60,39 @@ func FuzzAuthorization(f *testing.F) {
 			}
 		default:
 			t.Fatalf("%q granted %s", h, role)
+		}
+	})
+}
+
+// FuzzWithTenant feeds arbitrary payloads and tenants: no panic, and an
+// accepted payload is a JSON object naming the tenant, with the other
+// fields kept.
+func FuzzWithTenant(f *testing.F) {
+	for _, s := range []struct{ payload, tenant string }{
+		{`{}`, "acme"}, {`{"userId":"u1","tenantId":"acme"}`, "acme"}, {`{"tenantId":"globex"}`, "acme"},
+		{`{"tenantId":null,"a":[1,{"b":"<&>"}]}`, "acme"}, {`[]`, "acme"}, {`"x"`, "a\u0000"}, {`{"tenantId":5}`, "acme"}, {``, "acme"},
+	} {
+		f.Add([]byte(s.payload), s.tenant)
+	}
+	f.Fuzz(func(t *testing.T, payload []byte, tenant string) {
+		out, err := WithTenant(payload, tenant)
+		if err != nil || tenant == "" {
+			return
+		}
+		var got map[string]any
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("%q -> %q: %v", payload, out, err)
+		}
+		if got["tenantId"] != tenant {
+			t.Fatalf("%q -> %q: tenantId %v, want %q", payload, out, got["tenantId"], tenant)
+		}
+		var in map[string]any
+		if json.Unmarshal(payload, &in) == nil {
+			delete(in, "tenantId")
+			delete(got, "tenantId")
+			if !reflect.DeepEqual(in, got) {
+				t.Fatalf("%q -> %q: other fields changed", payload, out)
+			}
 		}
 	})
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/testplanit/tpi-workers/internal/tenant"
 )
 
 // Server is the dashboard process's HTTP handler and what it holds open.
@@ -22,6 +24,7 @@ type Server struct {
 	rw, ro  *asynqmon.HTTPHandler
 	client  *asynq.Client
 	insp    *asynq.Inspector
+	tenants *tenant.Resolver
 	reg     *prometheus.Registry
 	handler http.Handler
 
@@ -41,13 +44,19 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		cfg.MaxBodyBytes = 1 << 20
 	}
 	cfg.RootPath = strings.TrimSuffix(cfg.RootPath, "/")
+	// The resolver only checks tenant ids (Lookup); it opens no database.
+	tenants, err := tenant.NewResolver(cfg.Tenants, nil, log)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
-		cfg:    cfg,
-		log:    log,
-		auth:   newAuthenticator(cfg.Credentials, cfg.InsecureOpen),
-		client: asynq.NewClient(cfg.Redis),
-		insp:   asynq.NewInspector(cfg.Redis),
-		reg:    prometheus.NewRegistry(),
+		cfg:     cfg,
+		log:     log,
+		auth:    newAuthenticator(cfg.Credentials, cfg.InsecureOpen),
+		client:  asynq.NewClient(cfg.Redis),
+		insp:    asynq.NewInspector(cfg.Redis),
+		tenants: tenants,
+		reg:     prometheus.NewRegistry(),
 	}
 	formatter := asynqmon.PayloadFormatterFunc(func(_ string, payload []byte) string { return string(payload) })
 	results := asynqmon.ResultFormatterFunc(func(_ string, result []byte) string { return string(result) })
@@ -85,6 +94,7 @@ func (s *Server) Close() error {
 	s.rw.Close()
 	s.ro.Close()
 	s.insp.Close()
+	s.tenants.Close()
 	return s.client.Close()
 }
 

@@ -269,29 +269,65 @@ func newEntry(d Definition, spec string, loc *time.Location, timing Timing, now 
 }
 
 // OccurrenceID is the deterministic task ID of the occurrence of entry at
-// time at: "schedule:<entry>:<at in UTC, RFC 3339>".
+// time at: "schedule:<entry>:<at in UTC, RFC 3339>". The task ID of a
+// tenant's occurrence is [TenantOccurrenceID].
 func OccurrenceID(entry string, at time.Time) string {
 	return "schedule:" + entry + ":" + at.UTC().Format(time.RFC3339)
 }
 
-// EntryOf returns the entry name of an ID made by [OccurrenceID].
-func EntryOf(taskID string) (string, bool) {
-	rest, ok := strings.CutPrefix(taskID, "schedule:")
-	if !ok {
-		return "", false
-	}
-	name, _, ok := strings.Cut(rest, ":")
-	return name, ok && name != ""
+// TenantOccurrenceID is the task ID of tenant's occurrence of entry at time
+// at: task.TenantKey(tenant, OccurrenceID(entry, at)), that is
+// "<tenant>:schedule:<entry>:<at>", or OccurrenceID's when tenant is "".
+func TenantOccurrenceID(tenant, entry string, at time.Time) string {
+	return task.TenantKey(tenant, OccurrenceID(entry, at))
 }
 
-// occurrenceOf returns the occurrence time of an ID made by [OccurrenceID].
-func occurrenceOf(taskID string) (time.Time, bool) {
-	name, ok := EntryOf(taskID)
-	if !ok {
-		return time.Time{}, false
+// occurrence is what an ID made by [TenantOccurrenceID] says.
+type occurrence struct {
+	tenant, entry string
+	at            time.Time
+}
+
+// parseOccurrenceID reads an ID made by [TenantOccurrenceID]. The tenant is
+// everything before the last "schedule:" (entry names and RFC 3339 times
+// never contain it), so a tenant id may contain colons.
+func parseOccurrenceID(taskID string) (occurrence, bool) {
+	i := strings.LastIndex(taskID, "schedule:")
+	if i < 0 || (i > 0 && (i == 1 || taskID[i-1] != ':')) {
+		return occurrence{}, false
 	}
-	at, err := time.Parse(time.RFC3339, strings.TrimPrefix(taskID, "schedule:"+name+":"))
-	return at, err == nil
+	var o occurrence
+	if i > 0 {
+		o.tenant = taskID[:i-1]
+	}
+	name, at, ok := strings.Cut(taskID[i+len("schedule:"):], ":")
+	if !ok || name == "" {
+		return occurrence{}, false
+	}
+	o.entry = name
+	o.at, _ = time.Parse(time.RFC3339, at)
+	return o, true
+}
+
+// EntryOf returns the entry name of an ID made by [OccurrenceID] or
+// [TenantOccurrenceID].
+func EntryOf(taskID string) (string, bool) {
+	o, ok := parseOccurrenceID(taskID)
+	return o.entry, ok
+}
+
+// TenantOf returns the tenant of an ID made by [TenantOccurrenceID] ("" for
+// an ID without a tenant).
+func TenantOf(taskID string) (string, bool) {
+	o, ok := parseOccurrenceID(taskID)
+	return o.tenant, ok
+}
+
+// occurrenceOf returns the occurrence time of an ID made by [OccurrenceID]
+// or [TenantOccurrenceID].
+func occurrenceOf(taskID string) (time.Time, bool) {
+	o, ok := parseOccurrenceID(taskID)
+	return o.at, ok && !o.at.IsZero()
 }
 
 // equal reports whether two configs schedule the same thing.

@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -217,5 +218,96 @@ func TestAChangedSpecIsNotHeldToTheOldOccurrence(t *testing.T) {
 	clock.t = time.Date(2026, 11, 26, 3, 0, 30, 0, time.UTC)
 	if got := id(); got != "schedule:nightly-forecast:2026-11-26T04:00:00Z" {
 		t.Fatalf("after the change: %s", got)
+	}
+}
+
+func TestOccurrenceIDsPerTenant(t *testing.T) {
+	clock := &fixedClock{t: time.Date(2026, 11, 26, 2, 59, 0, 0, time.UTC)}
+	tenants := []string{"globex", "acme"}
+	var log syncBuffer
+	p := NewProvider(ProviderOptions{
+		Overrides: Overrides{Cron: map[string]string{EntryAutoComplete: "off", EntryMilestoneReminders: "off", EntryDigestSweep: "off"}},
+		Clock:     clock,
+		Logger:    slog.New(slog.NewTextHandler(&log, nil)),
+		Tenants:   func() ([]string, error) { return tenants, nil },
+	})
+	configs := func() map[string]string { // task ID -> payload
+		t.Helper()
+		cs, err := p.GetConfigs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, c := range cs {
+			for _, o := range c.Opts {
+				if o.Type() == asynqTaskIDOpt {
+					m[o.Value().(string)] = string(c.Task.Payload())
+				}
+			}
+		}
+		return m
+	}
+	want := map[string]string{
+		"acme:schedule:nightly-forecast:2026-11-26T03:00:00Z":   `{"tenantId":"acme"}`,
+		"globex:schedule:nightly-forecast:2026-11-26T03:00:00Z": `{"tenantId":"globex"}`,
+	}
+	if got := configs(); !maps.Equal(got, want) {
+		t.Fatalf("configs %v, want %v", got, want)
+	}
+	// Only the tenant whose occurrence fired moves on to the next one.
+	clock.t = time.Date(2026, 11, 26, 3, 0, 30, 0, time.UTC)
+	p.fired("acme:schedule:nightly-forecast:2026-11-26T03:00:00Z")
+	want = map[string]string{
+		"acme:schedule:nightly-forecast:2026-11-27T03:00:00Z":   `{"tenantId":"acme"}`,
+		"globex:schedule:nightly-forecast:2026-11-26T03:00:00Z": `{"tenantId":"globex"}`,
+	}
+	if got := configs(); !maps.Equal(got, want) {
+		t.Fatalf("after acme fired: %v, want %v", got, want)
+	}
+	// A tenant added to the configuration is registered at the next sync; a
+	// removed one is dropped.
+	tenants = []string{"acme", "initech"}
+	got := configs()
+	if _, ok := got["initech:schedule:nightly-forecast:2026-11-27T03:00:00Z"]; !ok || len(got) != 2 {
+		t.Fatalf("after the tenant change: %v", got)
+	}
+	if !strings.Contains(log.String(), `msg="scheduler tenants changed" tenants="[acme initech]" added=[initech] removed=[globex]`) {
+		t.Errorf("log:\n%s", log.String())
+	}
+	// Single-tenant: the instance's id, or no tenant at all.
+	for _, tt := range []struct{ tenant, id, payload string }{
+		{"", "schedule:nightly-forecast:2026-11-27T03:00:00Z", `{}`},
+		{"acme", "acme:schedule:nightly-forecast:2026-11-27T03:00:00Z", `{"tenantId":"acme"}`},
+	} {
+		tenants = []string{tt.tenant}
+		if got := configs(); len(got) != 1 || got[tt.id] != tt.payload {
+			t.Errorf("tenant %q: %v", tt.tenant, got)
+		}
+	}
+}
+
+func TestParseOccurrenceID(t *testing.T) {
+	at := time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		id     string
+		ok     bool
+		tenant string
+	}{
+		{"schedule:nightly-forecast:2026-11-27T02:00:00Z", true, ""},
+		{"acme:schedule:nightly-forecast:2026-11-27T02:00:00Z", true, "acme"},
+		{"eu:acme:schedule:nightly-forecast:2026-11-27T02:00:00Z", true, "eu:acme"},
+		{"schedule:schedule:nightly-forecast:2026-11-27T02:00:00Z", true, "schedule"},
+		{"acmeschedule:nightly-forecast:2026-11-27T02:00:00Z", false, ""},
+		{":schedule:nightly-forecast:2026-11-27T02:00:00Z", false, ""},
+		{"acme:email:notification:1", false, ""},
+		{"schedule:", false, ""},
+	} {
+		o, ok := parseOccurrenceID(tt.id)
+		if ok != tt.ok || ok && (o.tenant != tt.tenant || o.entry != EntryNightlyForecast || !o.at.Equal(at)) {
+			t.Errorf("%q: %+v %v", tt.id, o, ok)
+		}
+		if ok && TenantOccurrenceID(o.tenant, o.entry, o.at) != tt.id {
+			t.Errorf("%q does not round-trip", tt.id)
+		}
 	}
 }

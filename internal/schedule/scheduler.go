@@ -113,9 +113,12 @@ func New(o Options) (*Scheduler, error) {
 }
 
 // Start registers the entries and starts firing them. It fails if the
-// configuration is invalid.
+// configuration or the tenant list is invalid.
 func (s *Scheduler) Start() error {
 	if _, err := s.provider.Current(); err != nil {
+		return err
+	}
+	if _, err := s.provider.Tenants(); err != nil {
 		return err
 	}
 	if err := s.mgr.Start(); err != nil {
@@ -168,11 +171,16 @@ func (s *Scheduler) postEnqueue(info *asynq.TaskInfo, err error) {
 		return // enqueueError reports it
 	}
 	s.provider.fired(info.ID)
-	name, _ := EntryOf(info.ID)
-	s.enqueued.WithLabelValues(name).Inc()
-	s.log.Info("occurrence enqueued", "entry", name, "task_id", info.ID, "type", info.Type, "queue", info.Queue)
+	o, _ := parseOccurrenceID(info.ID)
+	s.enqueued.WithLabelValues(o.entry).Inc()
+	s.log.Info("occurrence enqueued", "entry", o.entry, "tenant", o.tenant, "task_id", info.ID, "type", info.Type, "queue", info.Queue)
 }
 
+// enqueueError handles a failed enqueue of asynq's scheduler. asynq
+// enqueues the registered entries itself, so this is where a duplicate
+// occurrence (asynq.ErrTaskIDConflict) is told from a failure, rather than
+// through task.Enqueue: a conflict on the occurrence's own ID is another
+// scheduler's enqueue, a success; on a stale ID it is a missed occurrence.
 func (s *Scheduler) enqueueError(t *asynq.Task, opts []asynq.Option, err error) {
 	id := ""
 	for _, o := range opts {
@@ -180,20 +188,20 @@ func (s *Scheduler) enqueueError(t *asynq.Task, opts []asynq.Option, err error) 
 			id, _ = o.Value().(string)
 		}
 	}
-	name, _ := EntryOf(id)
+	o, _ := parseOccurrenceID(id)
 	s.provider.fired(id)
-	if errors.Is(err, asynq.ErrTaskIDConflict) && s.provider.stale(id, time.Now()) {
+	conflict := errors.Is(err, asynq.ErrTaskIDConflict)
+	switch {
+	case conflict && s.provider.stale(id, time.Now()):
 		// The entry fired long after the occurrence its ID names: the
 		// configuration sync lagged and this occurrence was not enqueued.
-		s.failed.WithLabelValues(name).Inc()
-		s.log.Error("occurrence not enqueued: its task ID is stale (configuration sync lagged)", "entry", name, "task_id", id, "type", t.Type())
-		return
+		s.failed.WithLabelValues(o.entry).Inc()
+		s.log.Error("occurrence not enqueued: its task ID is stale (configuration sync lagged)", "entry", o.entry, "tenant", o.tenant, "task_id", id, "type", t.Type())
+	case conflict:
+		s.already.WithLabelValues(o.entry).Inc()
+		s.log.Info("occurrence already enqueued (by another scheduler)", "entry", o.entry, "tenant", o.tenant, "task_id", id, "type", t.Type())
+	default:
+		s.failed.WithLabelValues(o.entry).Inc()
+		s.log.Error("occurrence not enqueued", "entry", o.entry, "tenant", o.tenant, "task_id", id, "type", t.Type(), "err", err)
 	}
-	if errors.Is(err, asynq.ErrTaskIDConflict) {
-		s.already.WithLabelValues(name).Inc()
-		s.log.Info("occurrence already enqueued (by another scheduler)", "entry", name, "task_id", id, "type", t.Type())
-		return
-	}
-	s.failed.WithLabelValues(name).Inc()
-	s.log.Error("occurrence not enqueued", "entry", name, "task_id", id, "type", t.Type(), "err", err)
 }

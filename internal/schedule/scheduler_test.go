@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/testplanit/tpi-workers/internal/tenant"
 	"github.com/testplanit/tpi-workers/internal/testenv"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
@@ -43,9 +44,17 @@ func (s *syncBuffer) String() string {
 
 func startScheduler(t *testing.T, opt asynq.RedisConnOpt, o Overrides, file string, log *syncBuffer) (*Scheduler, *prometheus.Registry) {
 	t.Helper()
+	return startWith(t, opt, ProviderOptions{Overrides: o, File: file}, log)
+}
+
+// startWith starts a scheduler whose provider has po, with the fast timing
+// and a logger writing to log.
+func startWith(t *testing.T, opt asynq.RedisConnOpt, po ProviderOptions, log *syncBuffer) (*Scheduler, *prometheus.Registry) {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(log, nil))
 	reg := prometheus.NewRegistry()
-	p := NewProvider(ProviderOptions{Overrides: o, File: file, Timing: fast, Logger: logger})
+	po.Timing, po.Logger = fast, logger
+	p := NewProvider(po)
 	s, err := New(Options{Redis: opt, Provider: p, Timing: fast, HeartbeatInterval: 200 * time.Millisecond, Logger: logger, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
@@ -104,13 +113,17 @@ func TestTwoSchedulersEnqueueEachOccurrenceOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defaults, err := task.DefaultOptions(task.TypeSendDailyDigest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var ids []string
 	for _, ti := range tasks {
 		if ti.Type != task.TypeSendDailyDigest {
 			t.Errorf("unexpected task type %s", ti.Type)
 		}
-		if ti.MaxRetry != 2 || ti.Retention != 7*24*time.Hour {
-			t.Errorf("task %s: MaxRetry %d Retention %s, want the type's defaults", ti.ID, ti.MaxRetry, ti.Retention)
+		if task.FailureRetries(ti.MaxRetry) != defaults.MaxRetry || ti.Retention != defaults.Retention || ti.Timeout != defaults.Timeout {
+			t.Errorf("task %s: MaxRetry %d Retention %s Timeout %s, want the type's defaults %+v", ti.ID, ti.MaxRetry, ti.Retention, ti.Timeout, defaults)
 		}
 		ids = append(ids, ti.ID)
 	}
@@ -268,5 +281,92 @@ func TestConflictOnAStaleIDIsAnError(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "its task ID is stale") {
 		t.Errorf("log:\n%s", log.String())
+	}
+}
+
+// tenantIDs returns the tenant list of a multi-tenant configuration with
+// the given tenants, as the scheduler's command builds it.
+func tenantIDs(t *testing.T, ids ...string) func() ([]string, error) {
+	t.Helper()
+	inline := map[string]tenant.Config{}
+	for _, id := range ids {
+		inline[id] = tenant.Config{DatabaseURL: "postgres://127.0.0.1:5432/" + id}
+	}
+	r, err := tenant.NewResolver(tenant.Settings{MultiTenant: true, File: filepath.Join(t.TempDir(), "none.json"), Inline: inline}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return r.IDs
+}
+
+func TestTwoSchedulersEnqueueEachTenantsOccurrenceOnce(t *testing.T) {
+	opt, _ := testenv.Redis(t)
+	insp := asynq.NewInspector(opt)
+	defer insp.Close()
+
+	var logA, logB syncBuffer
+	po := func() ProviderOptions {
+		return ProviderOptions{Overrides: onlyDigestEverySecond(), Tenants: tenantIDs(t, "acme", "globex")}
+	}
+	a, _ := startWith(t, opt, po(), &logA)
+	b, _ := startWith(t, opt, po(), &logB)
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			a.Shutdown()
+			b.Shutdown()
+		}
+	}
+	defer stop()
+
+	// Two tenants, one entry: two occurrences a second, each enqueued by one
+	// scheduler and met as already enqueued by the other.
+	testenv.Eventually(t, 15*time.Second, func() bool {
+		return counter(t, a, "already", EntryDigestSweep) >= 4 && counter(t, b, "already", EntryDigestSweep) >= 4
+	}, "both schedulers to meet occurrences already enqueued by the other")
+	stop()
+
+	tasks, err := insp.ListPendingTasks(task.QueueNotifications, asynq.PageSize(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byTenant := map[string][]string{}
+	for _, ti := range tasks {
+		tid, ok := TenantOf(ti.ID)
+		if !ok {
+			t.Fatalf("task ID %q is not an occurrence's", ti.ID)
+		}
+		if want := `{"tenantId":"` + tid + `"}`; string(ti.Payload) != want {
+			t.Errorf("task %s: payload %s, want %s", ti.ID, ti.Payload, want)
+		}
+		byTenant[tid] = append(byTenant[tid], ti.ID)
+	}
+	if len(byTenant) != 2 || len(byTenant["acme"]) < 2 || len(byTenant["globex"]) < 2 {
+		t.Fatalf("tasks by tenant: %v", byTenant)
+	}
+	for tid, ids := range byTenant {
+		slices.Sort(ids)
+		// One task per occurrence and tenant, none skipped: consecutive seconds.
+		first, err := time.Parse(time.RFC3339, strings.TrimPrefix(ids[0], tid+":schedule:digest-sweep:"))
+		if err != nil {
+			t.Fatalf("task ID %q: %v", ids[0], err)
+		}
+		for i, id := range ids {
+			if want := TenantOccurrenceID(tid, EntryDigestSweep, first.Add(time.Duration(i)*time.Second)); id != want {
+				t.Fatalf("%s: task %d is %s, want %s (all: %v)", tid, i, id, want, ids)
+			}
+		}
+	}
+	enq := counter(t, a, "enqueued", EntryDigestSweep) + counter(t, b, "enqueued", EntryDigestSweep)
+	if int(enq) != len(tasks) {
+		t.Errorf("schedulers report %v enqueued, the queue holds %d", enq, len(tasks))
+	}
+	if f := counter(t, a, "failed", EntryDigestSweep) + counter(t, b, "failed", EntryDigestSweep); f != 0 {
+		t.Errorf("%v enqueue errors; logs:\n%s\n%s", f, logA.String(), logB.String())
+	}
+	if !strings.Contains(logA.String()+logB.String(), "tenant=globex") {
+		t.Error("no log line names the tenant")
 	}
 }
