@@ -115,7 +115,8 @@ func OpenChecked(ctx context.Context, databaseURL string, maxConns int32) (*pgxp
 func (r *Resolver) MultiTenant() bool { return r.s.MultiTenant }
 
 // IDs returns the configured tenants, sorted: every tenant of the
-// configuration in multi-tenant mode, else INSTANCE_TENANT_ID (possibly "").
+// configuration that names a database in multi-tenant mode, else
+// INSTANCE_TENANT_ID (possibly "").
 // The scheduler enqueues each periodic job once per id.
 func (r *Resolver) IDs() ([]string, error) {
 	if !r.s.MultiTenant {
@@ -126,7 +127,14 @@ func (r *Resolver) IDs() ([]string, error) {
 	if err := r.maybeReload(); err != nil {
 		return nil, err
 	}
-	return sortedIDs(r.configs), nil
+	var ids []string
+	for _, id := range sortedIDs(r.configs) {
+		if r.configs[id].DatabaseURL == "" {
+			continue // not usable: Lookup says why, per task
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
 }
 
 // Lookup returns the tenant's configuration without opening anything,

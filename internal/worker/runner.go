@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"os"
@@ -155,7 +156,11 @@ func (r *Runner) Run(ctx context.Context, svc Service) error {
 			drain("HTTP server failed")
 			return err
 		case err := <-r.Stop:
-			drain(err.Error())
+			reason := err.Error()
+			if errors.Is(err, ErrMemoryLimit) {
+				reason = "memory limit"
+			}
+			drain(reason)
 			return err
 		case sig := <-sigs:
 			if isStopSignal(sig) {
