@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -50,6 +51,50 @@ type Handler struct {
 	FromName string
 	// Clock dates the messages and the ledger. Default [worker.SystemClock].
 	Clock worker.Clock
+	// DeliveryRetention is how long the delivery ledger remembers a sent
+	// email: longer than the emails queue keeps a task (30 days) plus its
+	// retry window, so no task that could still run finds its row gone.
+	// Default [DefaultDeliveryRetention]. Each worker prunes a tenant's
+	// ledger at most once an hour.
+	DeliveryRetention time.Duration
+
+	pruneMu sync.Mutex
+	pruned  map[string]time.Time // tenant -> last prune
+}
+
+// DefaultDeliveryRetention bounds worker.email_deliveries: 45 days.
+const DefaultDeliveryRetention = 45 * 24 * time.Hour
+
+// pruneEvery is the minimum interval between two prunes of a tenant's
+// delivery ledger by one worker.
+const pruneEvery = time.Hour
+
+// prune deletes the tenant's ledger rows older than the retention, at most
+// once per pruneEvery. A failure is logged, never the task's.
+func (h *Handler) prune(ctx context.Context, st store, tenantID string) {
+	now := h.now()
+	h.pruneMu.Lock()
+	if h.pruned == nil {
+		h.pruned = map[string]time.Time{}
+	}
+	if last, ok := h.pruned[tenantID]; ok && now.Sub(last) < pruneEvery {
+		h.pruneMu.Unlock()
+		return
+	}
+	h.pruned[tenantID] = now
+	h.pruneMu.Unlock()
+	retention := h.DeliveryRetention
+	if retention <= 0 {
+		retention = DefaultDeliveryRetention
+	}
+	n, err := st.PruneDeliveries(ctx, now.Add(-retention))
+	if err != nil {
+		worker.LoggerFrom(ctx).Warn("prune the delivery ledger", "error", err.Error())
+		return
+	}
+	if n > 0 {
+		worker.LoggerFrom(ctx).Info("delivery ledger pruned", "rows", n, "older_than", now.Add(-retention).Format(time.RFC3339))
+	}
 }
 
 // Register routes the email task types of mux to h.
@@ -124,6 +169,9 @@ type store interface {
 	Delivered(ctx context.Context, key string) (sent bool, ids []string, err error)
 	// RecordDelivery records d; recording a key twice is no error.
 	RecordDelivery(ctx context.Context, d delivery) error
+	// PruneDeliveries deletes the ledger rows sent before before and
+	// returns how many.
+	PruneDeliveries(ctx context.Context, before time.Time) (int64, error)
 }
 
 // SendNotificationEmail handles emails:send-notification-email.
@@ -280,7 +328,11 @@ func (h *Handler) send(ctx context.Context, st store, baseURL, key, kind string,
 	// deadline, a shutdown), or the retry would send it again.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	return st.RecordDelivery(rctx, delivery{Key: key, Kind: kind, Recipient: rc.Email, MessageID: msgID, SentAt: h.now(), NotificationIDs: ids})
+	if err := st.RecordDelivery(rctx, delivery{Key: key, Kind: kind, Recipient: rc.Email, MessageID: msgID, SentAt: h.now(), NotificationIDs: ids}); err != nil {
+		return err
+	}
+	h.prune(rctx, st, worker.TenantFrom(ctx).ID)
+	return nil
 }
 
 func (h *Handler) fromHeader() string {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/testplanit/tpi-workers/internal/cuid"
@@ -206,8 +207,7 @@ func TestDeliveryRecordedWhenTheTaskEndsAtTheSend(t *testing.T) {
 	p := task.SendNotificationEmail{NotificationID: nid, UserID: "u1"}
 	ctx, cancel := context.WithCancel(worker.WithTenant(context.Background(), e.tn))
 	defer cancel()
-	h := *e.h
-	h.Sender = cancelAfterSend{Sender: e.h.Sender, cancel: cancel}
+	h := &email.Handler{Sender: cancelAfterSend{Sender: e.h.Sender, cancel: cancel}, Renderer: e.h.Renderer, From: e.h.From}
 	if err := h.SendNotificationEmail(ctx, p); err != nil {
 		t.Fatalf("a message the server accepted must be recorded: %v", err)
 	}
@@ -375,5 +375,32 @@ func TestBadInputArchived(t *testing.T) {
 	}
 	if n := e.mp.Count(); n != 0 {
 		t.Errorf("%d messages sent", n)
+	}
+}
+
+// The delivery ledger is bounded: a send prunes the rows older than the
+// retention (at most once an hour per worker and tenant), and keeps the rest.
+func TestDeliveryLedgerPruned(t *testing.T) {
+	t.Parallel()
+	e := setup(t, testenv.MailpitOptions{})
+	ctx := context.Background()
+	if _, err := e.db.Exec(ctx, `INSERT INTO worker.email_deliveries (key, kind, recipient, message_id, sent_at) VALUES
+		('old', 'notification', 'a@example.com', 'm1', now() - interval '46 days'),
+		('recent', 'notification', 'a@example.com', 'm2', now() - interval '44 days')`); err != nil {
+		t.Fatal(err)
+	}
+	e.user(t, "u1", "en_US")
+	nid := e.notification(t, "u1", "USER_REGISTERED", `{}`)
+	e.wait(t, e.enqueue(t, must(task.NewSendNotificationEmail(task.SendNotificationEmail{NotificationID: nid, UserID: "u1", Immediate: true}))), asynq.TaskStateCompleted)
+	rows, err := e.db.Query(ctx, `SELECT key FROM worker.email_deliveries ORDER BY key`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2 || keys[0] != "notification:"+nid || keys[1] != "recent" {
+		t.Errorf("ledger keys %v, want the new delivery and the 44-day-old one (the 46-day-old pruned)", keys)
 	}
 }

@@ -109,3 +109,12 @@ VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING`, d.Key, d.Kind, d.
 	}
 	return nil
 }
+
+// PruneDeliveries implements [store].
+func (s pgStore) PruneDeliveries(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.db.Exec(ctx, `DELETE FROM worker.email_deliveries WHERE sent_at < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("prune deliveries: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
