@@ -54,7 +54,7 @@ func commands() map[string]command {
 		"hash-password": {"< password", "bcrypt hash for DASHBOARD_PASSWORD_HASH (password on stdin)", cmdHashPassword},
 		"new-token":     {"", "a random token and its SHA-256 for the DASHBOARD_*_TOKEN_HASH variables", cmdNewToken},
 
-		"forecast":          {"[--case ID] [--inline]", "enqueue the nightly forecast job (or one case's); --inline computes it here", cmdForecast},
+		"forecast":          {"[--case ID] [--tenant T] [--inline]", "enqueue the nightly forecast job (or one case's) for a tenant; --inline computes it here", cmdForecast},
 		"gen-forecast-data": {"[--cases N] [--links N] [--results N] [--runs N] [--seed N]", "seed DATABASE_URL and add a generated forecast data set (default: the benchmark's)", cmdGenForecastData},
 	}
 }

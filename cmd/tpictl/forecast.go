@@ -14,12 +14,13 @@ import (
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
 
-// cmdForecast enqueues the nightly forecast job (or one case's), or with
-// --inline computes it in this process against DATABASE_URL.
+// cmdForecast enqueues the nightly forecast job (or one case's) for a
+// tenant, or with --inline computes it in this process against DATABASE_URL.
 func cmdForecast(ctx context.Context, c *cli, args []string) error {
 	fs := flag.NewFlagSet("forecast", flag.ContinueOnError)
 	caseID := fs.Int("case", 0, "only this repository case's link group and its runs")
 	inline := fs.Bool("inline", false, "compute now in this process (DATABASE_URL) instead of enqueuing")
+	tenantID := fs.String("tenant", "", "the tenant whose forecasts to update (tenantId of the task)")
 	pos, err := parseFlags(fs, args)
 	if err != nil || len(pos) != 0 || *caseID < 0 {
 		return errUsage
@@ -49,22 +50,25 @@ func cmdForecast(ctx context.Context, c *cli, args []string) error {
 
 	var t *asynq.Task
 	if *caseID > 0 {
-		t, err = task.NewUpdateSingleCaseForecast(task.UpdateSingleCaseForecast{RepositoryCaseID: *caseID})
+		t, err = task.NewUpdateSingleCaseForecast(task.UpdateSingleCaseForecast{RepositoryCaseID: *caseID, TenantID: *tenantID})
 	} else {
-		t, err = task.NewUpdateAllCasesForecast(task.UpdateAllCasesForecast{})
+		t, err = task.NewUpdateAllCasesForecast(task.UpdateAllCasesForecast{TenantID: *tenantID})
 	}
 	if err != nil {
 		return err
 	}
-	info, dup, err := c.enqueue(ctx, t)
+	if err := c.checkTenant(t); err != nil {
+		return err
+	}
+	e, err := c.submit(ctx, t)
 	switch {
 	case err != nil:
 		return err
-	case dup:
-		fmt.Fprintf(c.out, "already enqueued: %s\n", t.Type())
+	case e.Duplicate:
+		fmt.Fprintf(c.out, "already enqueued: %s (task ID %s exists)\n", t.Type(), e.ID)
 		return nil
 	}
-	fmt.Fprintf(c.out, "enqueued %s on %s: id=%s\n", info.Type, info.Queue, info.ID)
+	fmt.Fprintf(c.out, "enqueued %s on %s: id=%s\n", t.Type(), e.Queue, e.ID)
 	return nil
 }
 

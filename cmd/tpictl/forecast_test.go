@@ -23,16 +23,27 @@ func TestForecastEnqueuesAllOrOneCase(t *testing.T) {
 	if _, err := runCLI(t, env, "", "forecast", "extra"); err == nil || !strings.Contains(err.Error(), "usage: tpictl forecast") {
 		t.Fatalf("usage: %v", err)
 	}
+	if out, err := runCLI(t, env, "", "forecast", "--case", "12", "--tenant", "acme"); err != nil || !strings.Contains(out, "enqueued "+task.TypeUpdateSingleCaseForecast) {
+		t.Fatalf("one case of a tenant: %q %v", out, err)
+	}
+	multi := map[string]string{"VALKEY_URL": url, "MULTI_TENANT_MODE": "true", "TENANT_CONFIG_FILE": "/nonexistent", "TENANT_CONFIGS": `{"acme":{"databaseUrl":"postgres://x/acme"}}`}
+	if _, err := runCLI(t, multi, "", "forecast"); err == nil || !strings.Contains(err.Error(), "give --tenant") {
+		t.Fatalf("multi-tenant without --tenant: %v", err)
+	}
 	insp := asynq.NewInspector(opt)
 	defer insp.Close()
 	tasks, err := insp.ListPendingTasks(task.QueueForecast)
-	if err != nil || len(tasks) != 2 {
+	if err != nil || len(tasks) != 3 {
 		t.Fatalf("pending %d %v", len(tasks), err)
 	}
+	payloads := map[string]bool{}
 	for _, ti := range tasks {
-		if ti.Type == task.TypeUpdateSingleCaseForecast && string(ti.Payload) != `{"repositoryCaseId":12}` {
-			t.Errorf("payload %s", ti.Payload)
+		if ti.Type == task.TypeUpdateSingleCaseForecast {
+			payloads[string(ti.Payload)] = true
 		}
+	}
+	if !payloads[`{"repositoryCaseId":12}`] || !payloads[`{"repositoryCaseId":12,"tenantId":"acme"}`] {
+		t.Errorf("single-case payloads %v", payloads)
 	}
 }
 

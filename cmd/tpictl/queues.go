@@ -57,18 +57,6 @@ func (c *cli) submit(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (
 	return e, nil
 }
 
-// enqueue is [cli.submit] in the shape forecast.go still uses: the new
-// task's ID, queue and type, or dup for a task that already existed.
-//
-// Deprecated: use submit, which also names a duplicate's ID.
-func (c *cli) enqueue(ctx context.Context, t *asynq.Task) (info *asynq.TaskInfo, dup bool, err error) {
-	e, err := c.submit(ctx, t)
-	if err != nil || e.Duplicate {
-		return nil, e.Duplicate, err
-	}
-	return &asynq.TaskInfo{ID: e.ID, Queue: e.Queue, Type: t.Type()}, false, nil
-}
-
 // tenants returns the tenant settings of the environment (MULTI_TENANT_MODE,
 // INSTANCE_TENANT_ID, TENANT_CONFIG_FILE, TENANT_CONFIGS, TENANT_<ID>_*)
 // and a resolver for them, which the caller closes.
