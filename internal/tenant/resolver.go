@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -160,7 +161,7 @@ func (r *Resolver) Lookup(id string) (string, Config, error) {
 	}
 	c, ok := r.configs[id]
 	if !ok {
-		return "", Config{}, fmt.Errorf("%w %q: not in %s, TENANT_CONFIGS or TENANT_%s_DATABASE_URL", ErrUnknownTenant, id, r.s.File, id)
+		return "", Config{}, fmt.Errorf("%w %q: not in %s, TENANT_CONFIGS or TENANT_%s_DATABASE_URL", ErrUnknownTenant, id, r.s.File, strings.ToUpper(id))
 	}
 	if c.DatabaseURL == "" {
 		return "", Config{}, fmt.Errorf("%w %q: its configuration has no databaseUrl", ErrUnknownTenant, id)
