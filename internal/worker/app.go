@@ -164,7 +164,8 @@ func (a *App) Run(ctx context.Context) error {
 		newServer: func() *asynq.Server { return asynq.NewServerFromRedisClient(rc, asynqCfg) },
 		h:         dispatch(a.Mux, metrics, log, tenants, gs), log: log,
 	}
-	gs.onWide = qs.gate
+	qs.held = gs.wideIsDown // a dependency may go down before the server starts
+	gs.onWide = qs.reconcile
 	checks := append([]Check{serverHealth}, a.Checks...)
 	checks = append(checks, Check{Name: "postgres", Ping: tenants.Ping})
 	for _, d := range a.Dependencies {
@@ -194,17 +195,19 @@ type queueService struct {
 	newServer func() *asynq.Server
 	h         asynq.Handler
 	log       *slog.Logger
+	// held reports whether the gate holds the worker (a dependency every
+	// task needs is down).
+	held func() bool
 
-	mu        sync.Mutex
-	srv       *asynq.Server // nil while suspended
-	held      bool          // paused (SIGTSTP) or shut down: the gate must not start a server
-	suspended bool
+	mu      sync.Mutex
+	srv     *asynq.Server // nil while suspended or stopped
+	stopped bool          // paused (SIGTSTP) or shut down: never start again
 }
 
 func (q *queueService) Start() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.suspended {
+	if q.held() {
 		return nil
 	}
 	q.srv = q.newServer()
@@ -214,21 +217,22 @@ func (q *queueService) Start() error {
 	return nil
 }
 
-// gate suspends (down) or resumes the server, in the background: it is
-// called from a handler's failure, which the shutdown would wait for.
-func (q *queueService) gate(down bool) {
+// reconcile suspends or resumes the server to match the gate, in the
+// background: it is called from a handler's failure, which a shutdown would
+// wait for. Concurrent calls converge on the gate's current state.
+func (q *queueService) reconcile() {
 	go func() {
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		q.suspended = down
+		held := q.held()
 		switch {
-		case q.held:
-		case down && q.srv != nil:
+		case q.stopped:
+		case held && q.srv != nil:
 			q.log.Warn("a dependency every task needs is down: fetching stops until it is back")
 			q.srv.Stop()
 			q.srv.Shutdown()
 			q.srv = nil
-		case !down && q.srv == nil:
+		case !held && q.srv == nil:
 			q.log.Info("dependencies back: fetching again")
 			q.srv = q.newServer()
 			if err := q.srv.Start(q.h); err != nil {
@@ -242,7 +246,7 @@ func (q *queueService) gate(down bool) {
 func (q *queueService) Pause() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.held = true
+	q.stopped = true
 	if q.srv != nil {
 		q.srv.Stop()
 	}
@@ -253,7 +257,7 @@ func (q *queueService) Pause() {
 func (q *queueService) Shutdown() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.held = true
+	q.stopped = true
 	if q.srv != nil {
 		q.srv.Stop()
 		q.srv.Shutdown()

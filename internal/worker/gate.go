@@ -98,7 +98,7 @@ func (g *gate) markDown(err error) {
 	g.mu.Unlock()
 	g.g.log.Warn("dependency down: its tasks wait, no attempt is spent", "dependency", g.name, "tenant", g.tenant, "error", err.Error())
 	g.g.up.WithLabelValues(g.name, g.tenant).Set(0)
-	g.g.changed(g)
+	g.g.changed(g, true)
 	go g.probe()
 }
 
@@ -129,7 +129,7 @@ func (g *gate) probe() {
 	g.mu.Unlock()
 	g.g.log.Info("dependency back: its tasks run again", "dependency", g.name, "tenant", g.tenant, "outage", outage.Round(time.Millisecond).String())
 	g.g.up.WithLabelValues(g.name, g.tenant).Set(1)
-	g.g.changed(g)
+	g.g.changed(g, false)
 }
 
 // gates holds a worker's gates: the declared dependencies, and PostgreSQL
@@ -144,8 +144,9 @@ type gates struct {
 	// task, so its outage stops fetching like any worker-wide dependency.
 	pgWide bool
 	// onWide is called when the number of worker-wide gates down goes
-	// from 0 to 1 (true) or back to 0 (false).
-	onWide func(down bool)
+	// from 0 to 1 or back to 0; it reads the current state with
+	// [gates.wideIsDown] (calls may race, the state does not).
+	onWide func()
 
 	mu       sync.Mutex
 	wide     []*gate
@@ -200,14 +201,12 @@ func (gs *gates) forTask(tenant string) []*gate {
 	return out
 }
 
-func (gs *gates) changed(g *gate) {
+// changed counts a worker-wide gate going down or up.
+func (gs *gates) changed(g *gate, down bool) {
 	if g.tenant != "" || (g.name == "postgres" && !gs.pgWide) {
 		return
 	}
 	gs.mu.Lock()
-	g.mu.Lock()
-	down := g.down
-	g.mu.Unlock()
 	before := gs.wideDown
 	if down {
 		gs.wideDown++
@@ -217,8 +216,15 @@ func (gs *gates) changed(g *gate) {
 	after := gs.wideDown
 	gs.mu.Unlock()
 	if gs.onWide != nil && (before == 0) != (after == 0) {
-		gs.onWide(after > 0)
+		gs.onWide()
 	}
+}
+
+// wideIsDown reports whether a dependency every task needs is down.
+func (gs *gates) wideIsDown() bool {
+	gs.mu.Lock()
+	defer gs.mu.Unlock()
+	return gs.wideDown > 0
 }
 
 func (gs *gates) close() { close(gs.stop) }

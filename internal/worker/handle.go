@@ -41,6 +41,13 @@ func Handle[P any, PP interface {
 			return err
 		}
 		id := PP(&p).Tenant()
+		if r, ok := ctx.Value(resolverKey{}).(*tenant.Resolver); ok {
+			// An unknown tenant is the task's problem: refuse it before
+			// any gate (and its gauge) exists for it.
+			if _, _, err := r.Lookup(id); err != nil {
+				return Permanent(err)
+			}
+		}
 		gs, _ := ctx.Value(gatesKey{}).(*gates)
 		var needs []*gate
 		if gs != nil {
