@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -161,8 +162,8 @@ func (a *App) Run(ctx context.Context) error {
 	})
 
 	qs := &queueService{
-		newServer: func() *asynq.Server { return asynq.NewServerFromRedisClient(rc, asynqCfg) },
-		h:         dispatch(a.Mux, metrics, log, tenants, gs), log: log,
+		newServers: func() []*asynq.Server { return fetchLoops(rc, asynqCfg, cfg.FetchLoops) },
+		h:          dispatch(a.Mux, metrics, log, tenants, gs), log: log,
 	}
 	qs.held = gs.wideIsDown // a dependency may go down before the server starts
 	gs.onWide = qs.reconcile
@@ -176,7 +177,7 @@ func (a *App) Run(ctx context.Context) error {
 		Logger: log, Registry: reg, Valkey: rc, Signals: a.Signals, Stop: overLimit,
 		Checks: checks,
 		OnReady: func(httpAddr string) {
-			log.Info("worker started", "queue", cfg.Queue, "concurrency", cfg.Concurrency,
+			log.Info("worker started", "queue", cfg.Queue, "concurrency", cfg.Concurrency, "fetch_loops", qs.loops(),
 				"valkey", cfg.describeRedis(), "http", httpAddr, "max_memory_bytes", cfg.MaxMemory,
 				"shutdown_timeout", cfg.ShutdownTimeout.String(), "task_check_interval", cfg.TaskCheckInterval.String())
 			if a.OnReady != nil {
@@ -187,21 +188,60 @@ func (a *App) Run(ctx context.Context) error {
 	return r.Run(ctx, qs)
 }
 
-// queueService runs an asynq server as a [Service] and [Pauser]. The
-// dependency gate suspends it (the server is shut down: nothing is fetched)
-// while a dependency every task needs is down, and starts a new one when it
-// is back; an asynq server cannot be restarted once stopped.
+// fetchLoops returns the asynq servers of one worker: loops of them sharing
+// cfg.Concurrency (never more in all), so that several dequeues are in
+// flight at once. Their idle cost stays that of one server: each polls an
+// empty queue loops times less often (the process as a whole polls every
+// TaskCheckInterval on average), and only the first forwards due retries
+// and scheduled tasks, deletes expired ones and runs the health check.
+func fetchLoops(rc redis.UniversalClient, cfg asynq.Config, loops int) []*asynq.Server {
+	if loops <= 0 {
+		loops = DefaultFetchLoops(cfg.Concurrency)
+	}
+	loops = max(1, min(loops, cfg.Concurrency))
+	const off = 24 * time.Hour // a loop's housekeeping left to the first loop
+	srvs := make([]*asynq.Server, loops)
+	for i := range loops {
+		c := cfg
+		c.Concurrency = cfg.Concurrency / loops
+		if i < cfg.Concurrency%loops {
+			c.Concurrency++
+		}
+		if loops > 1 {
+			c.TaskCheckInterval = cfg.TaskCheckInterval * time.Duration(loops)
+		}
+		if i > 0 {
+			c.DelayedTaskCheckInterval, c.JanitorInterval, c.HealthCheckInterval = off, off, off
+			c.HealthCheckFunc = nil
+		}
+		srvs[i] = asynq.NewServerFromRedisClient(rc, c)
+	}
+	return srvs
+}
+
+// queueService runs a worker's asynq servers (its fetch loops) as one
+// [Service] and [Pauser]. The dependency gate suspends them (they are shut
+// down: nothing is fetched) while a dependency every task needs is down,
+// and starts new ones when it is back; an asynq server cannot be restarted
+// once stopped.
 type queueService struct {
-	newServer func() *asynq.Server
-	h         asynq.Handler
-	log       *slog.Logger
+	newServers func() []*asynq.Server
+	h          asynq.Handler
+	log        *slog.Logger
 	// held reports whether the gate holds the worker (a dependency every
 	// task needs is down).
 	held func() bool
 
 	mu      sync.Mutex
-	srv     *asynq.Server // nil while suspended or stopped
-	stopped bool          // paused (SIGTSTP) or shut down: never start again
+	srvs    []*asynq.Server // nil while suspended or stopped
+	stopped bool            // paused (SIGTSTP) or shut down: never start again
+}
+
+// loops returns the number of fetch loops running now.
+func (q *queueService) loops() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.srvs)
 }
 
 func (q *queueService) Start() error {
@@ -210,14 +250,23 @@ func (q *queueService) Start() error {
 	if q.held() {
 		return nil
 	}
-	q.srv = q.newServer()
-	if err := q.srv.Start(q.h); err != nil {
-		return fmt.Errorf("start asynq server: %w", err)
+	return q.start()
+}
+
+// start starts a new set of servers; q.mu is held.
+func (q *queueService) start() error {
+	srvs := q.newServers()
+	for i, srv := range srvs {
+		if err := srv.Start(q.h); err != nil {
+			shutdownAll(srvs[:i])
+			return fmt.Errorf("start asynq server: %w", err)
+		}
 	}
+	q.srvs = srvs
 	return nil
 }
 
-// reconcile suspends or resumes the server to match the gate, in the
+// reconcile suspends or resumes the servers to match the gate, in the
 // background: it is called from a handler's failure, which a shutdown would
 // wait for. Concurrent calls converge on the gate's current state.
 func (q *queueService) reconcile() {
@@ -227,42 +276,52 @@ func (q *queueService) reconcile() {
 		held := q.held()
 		switch {
 		case q.stopped:
-		case held && q.srv != nil:
+		case held && q.srvs != nil:
 			q.log.Warn("a dependency every task needs is down: fetching stops until it is back")
-			q.srv.Stop()
-			q.srv.Shutdown()
-			q.srv = nil
-		case !held && q.srv == nil:
+			shutdownAll(q.srvs)
+			q.srvs = nil
+		case !held && q.srvs == nil:
 			q.log.Info("dependencies back: fetching again")
-			q.srv = q.newServer()
-			if err := q.srv.Start(q.h); err != nil {
-				q.log.Error("cannot start the asynq server again", "error", err.Error())
+			if err := q.start(); err != nil {
+				q.log.Error("cannot start the asynq servers again", "error", err.Error())
 			}
 		}
 	}()
 }
 
-// Pause stops fetching; it returns once the processor has stopped.
+// Pause stops every loop's fetching; it returns once they have stopped.
 func (q *queueService) Pause() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.stopped = true
-	if q.srv != nil {
-		q.srv.Stop()
+	var wg sync.WaitGroup
+	for _, srv := range q.srvs {
+		wg.Go(srv.Stop)
 	}
+	wg.Wait()
 }
 
-// Shutdown stops fetching, waits for in-flight tasks up to the server's
-// ShutdownTimeout and pushes back the rest.
+// Shutdown stops fetching, waits for in-flight tasks up to the servers'
+// ShutdownTimeout (the loops drain in parallel) and pushes back the rest.
 func (q *queueService) Shutdown() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.stopped = true
-	if q.srv != nil {
-		q.srv.Stop()
-		q.srv.Shutdown()
-		q.srv = nil
+	shutdownAll(q.srvs)
+	q.srvs = nil
+}
+
+// shutdownAll stops every server's fetching first, then waits for all of
+// them in parallel, so that the drain takes one ShutdownTimeout at most.
+func shutdownAll(srvs []*asynq.Server) {
+	for _, srv := range srvs {
+		srv.Stop()
 	}
+	var wg sync.WaitGroup
+	for _, srv := range srvs {
+		wg.Go(srv.Shutdown)
+	}
+	wg.Wait()
 }
 
 // DialValkey opens a client on VALKEY_URL and pings it within 5 seconds.
@@ -270,7 +329,7 @@ func (q *queueService) Shutdown() {
 // password: "valkey: cannot reach 127.0.0.1:6379 db 0 (VALKEY_URL=...): ...".
 // The caller closes the client.
 func (c Config) DialValkey(ctx context.Context) (redis.UniversalClient, error) {
-	rc, ok := c.Redis.MakeRedisClient().(redis.UniversalClient)
+	rc, ok := c.withPoolSize().MakeRedisClient().(redis.UniversalClient)
 	if !ok {
 		return nil, errors.New("valkey: unsupported connection option for VALKEY_URL=" + c.RedisURL)
 	}
@@ -321,4 +380,34 @@ func openTenants(ctx context.Context, r *tenant.Resolver, log *slog.Logger) erro
 		log.Info("multi-tenant mode", "tenants", len(ids))
 	}
 	return nil
+}
+
+// withPoolSize sizes the connection pool for a worker's fetch loops, which
+// share one client: every slot may be completing a task while every loop
+// dequeues and keeps its heartbeat, so go-redis's default (10 per CPU) would
+// make them queue for connections. A pool size set in VALKEY_URL is kept.
+func (c Config) withPoolSize() asynq.RedisConnOpt {
+	if c.Concurrency == 0 {
+		return c.Redis
+	}
+	n := c.Concurrency + 3*DefaultFetchLoops(c.Concurrency) + 10
+	if c.FetchLoops > 0 {
+		n = c.Concurrency + 3*c.FetchLoops + 10
+	}
+	switch o := c.Redis.(type) {
+	case asynq.RedisClientOpt:
+		if o.PoolSize == 0 {
+			o.PoolSize = max(n, 10*runtime.GOMAXPROCS(0))
+		}
+		return o
+	case asynq.RedisFailoverClientOpt:
+		if o.PoolSize == 0 {
+			o.PoolSize = max(n, 10*runtime.GOMAXPROCS(0))
+		}
+		return o
+	case asynq.RedisClusterClientOpt:
+		return o
+	default:
+		return c.Redis
+	}
 }

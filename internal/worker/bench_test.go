@@ -35,7 +35,7 @@ func BenchmarkRuntimeNoop(b *testing.B) {
 				done := make(chan error, 1)
 				ready := make(chan struct{})
 				app := &worker.App{
-					Config: worker.Config{Service: "bench", Queue: testQueue, Redis: opt, Concurrency: c,
+					Config: worker.Config{Service: "bench", Queue: testQueue, Redis: opt, Concurrency: c, FetchLoops: worker.DefaultFetchLoops(c),
 						HTTPAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, TaskCheckInterval: 100 * time.Millisecond,
 						MaxMemory: 1 << 40, MemoryCheckInterval: 5 * time.Second, LogLevel: slog.LevelInfo},
 					Mux:     mux,
@@ -61,6 +61,36 @@ func BenchmarkBareAsynqNoop(b *testing.B) {
 					b.Fatal(err)
 				}
 				return srv.Shutdown
+			})
+		})
+	}
+}
+
+// BenchmarkBareAsynqLoops is bare asynq with the runtime's fetch loops: as
+// many servers in one process, the concurrency split between them.
+func BenchmarkBareAsynqLoops(b *testing.B) {
+	for _, c := range []int{10, 50} {
+		b.Run(fmt.Sprintf("c=%d", c), func(b *testing.B) {
+			benchThroughput(b, func(opt asynq.RedisClientOpt, h asynq.Handler) func() {
+				loops := worker.DefaultFetchLoops(c)
+				var srvs []*asynq.Server
+				for i := range loops {
+					n := c / loops
+					if i < c%loops {
+						n++
+					}
+					srv := asynq.NewServer(opt, asynq.Config{Concurrency: n, Queues: map[string]int{testQueue: 1},
+						TaskCheckInterval: 100 * time.Millisecond, LogLevel: asynq.ErrorLevel})
+					if err := srv.Start(h); err != nil {
+						b.Fatal(err)
+					}
+					srvs = append(srvs, srv)
+				}
+				return func() {
+					for _, srv := range srvs {
+						srv.Shutdown()
+					}
+				}
 			})
 		})
 	}

@@ -34,6 +34,13 @@ type Config struct {
 	// as in the original documentation.
 	Concurrency int
 
+	// FetchLoops is the number of fetch loops sharing Concurrency: asynq
+	// servers in this one process, each dequeuing on its own, since one
+	// server dequeues one task per Valkey round trip. FETCH_LOOPS, default
+	// [DefaultFetchLoops] of the concurrency (also when 0); 1 is asynq's own
+	// behaviour.
+	FetchLoops int
+
 	// HTTPAddr serves /healthz, /readyz and /metrics. HTTP_ADDR; the default
 	// is given by the binary so that a whole fleet fits on one host. An
 	// empty value disables the listener.
@@ -102,9 +109,19 @@ func LoadConfig(env *config.Env, service, queue, httpAddr string) Config {
 		env.Fail("queue", "unknown queue %q", queue)
 	}
 	c.loadCommon(env, httpAddr)
+	c.FetchLoops = env.Int("FETCH_LOOPS", DefaultFetchLoops(c.Concurrency), 1, 64)
+	if c.FetchLoops > c.Concurrency && c.Concurrency > 0 {
+		env.Fail("FETCH_LOOPS", "%d loops for concurrency %d: each loop needs at least one slot", c.FetchLoops, c.Concurrency)
+	}
 	c.Tenants = tenant.LoadSettings(env, tenant.EnvNames(), true)
 	return c
 }
+
+// DefaultFetchLoops is FETCH_LOOPS's default: one loop per slot up to 16,
+// so concurrency 5 runs 5 loops of one slot each and 50 runs 16 loops of 3
+// or 4. Beyond that the store, not the loops, is the limit, while every
+// loop adds a heartbeat and a Valkey connection.
+func DefaultFetchLoops(concurrency int) int { return max(1, min(concurrency, 16)) }
 
 // LoadClientConfig reads the variables a process that only produces or
 // inspects tasks needs (scheduler, dashboard, CLI): VALKEY_URL, logging,
