@@ -58,6 +58,17 @@ bench: ## the benchmarks quoted in the README (real Redis/PostgreSQL)
 	@# Enqueue API (HTTP on loopback) beside the asynq client, and the cost of one credential check; 5 rounds.
 	$(GO) test -run '^$$' -bench 'Enqueue|Auth' -count 5 ./internal/dashboard
 
+.PHONY: bench-vs-bullmq
+bench-vs-bullmq: ## the runtime beside BullMQ (the engine we replace) and bare asynq, same Redis, 3 alternating rounds
+	@# bench/bullmq is a copy of ../shared/bench/bullmq (BullMQ 5.81.5, as TestPlanIt uses it); node and npm needed.
+	cd bench/bullmq && { test -d node_modules || npm ci --no-audit --no-fund; }
+	for i in 1 2 3; do \
+	  $(GO) test -run '^$$' -bench 'RuntimeNoop|BareAsynqLoops' -benchtime 20000x -count 1 ./internal/worker | grep '^Benchmark'; \
+	  node bench/bullmq/bench.mjs 20000 10; node bench/bullmq/bench.mjs 20000 50; \
+	done
+	$(GO) test -run '^$$' -bench 'PickupLatency' -benchtime 200x -count 1 ./internal/worker | grep '^Benchmark'
+	$(GO) test -run '^$$' -bench 'IdleRedisLoad' -benchtime 1x -count 1 ./internal/worker | grep '^Benchmark'
+
 .PHONY: migrate
 migrate: build ## apply all migrations to DATABASE_URL (MIGRATE_MODE=worker-only for a TestPlanIt-owned database)
 	$(BIN)/tpictl migrate $(if $(MIGRATE_MODE),--mode $(MIGRATE_MODE))

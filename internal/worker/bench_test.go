@@ -6,13 +6,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"net"
 	"os"
+	"os/exec"
 	"sort"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/testplanit/tpi-workers/internal/config"
+	"github.com/testplanit/tpi-workers/pkg/task"
 
 	"github.com/hibiken/asynq"
 
@@ -179,4 +187,86 @@ func BenchmarkPickupLatency(b *testing.B) {
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkIdleRedisLoad measures what an idle worker costs its Valkey: a
+// private redis-server, one worker with the defaults an operator gets
+// (concurrency 5, as the notification and forecast workers), idle for 10 s,
+// commands per second from INFO stats. "before" is the runtime as it was
+// before fetch loops (one loop, asynq's 5 s forwarder); "now" the defaults.
+//
+//	go test -run '^$' -bench IdleRedisLoad -benchtime 1x ./internal/worker
+func BenchmarkIdleRedisLoad(b *testing.B) {
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+	}{
+		{"before", map[string]string{"FETCH_LOOPS": "1", "DELAYED_TASK_CHECK_INTERVAL": "5s"}},
+		{"now", map[string]string{}},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			for range b.N {
+				b.ReportMetric(idleCommandsPerSecond(b, tt.env, 10*time.Second), "cmds/s")
+			}
+		})
+	}
+}
+
+func idleCommandsPerSecond(b *testing.B, extra map[string]string, window time.Duration) float64 {
+	port := freePort(b)
+	srv := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := srv.Start(); err != nil {
+		b.Fatalf("redis-server: %v", err)
+	}
+	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	rc := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
+	defer rc.Close()
+	testenv.Eventually(b, 10*time.Second, func() bool { return rc.Ping(context.Background()).Err() == nil }, "private redis-server up")
+
+	_, dbURL := testenv.Postgres(b)
+	vars := map[string]string{"VALKEY_URL": fmt.Sprintf("redis://127.0.0.1:%d/0", port), "DATABASE_URL": dbURL, "HTTP_ADDR": "127.0.0.1:0"}
+	maps.Copy(vars, extra)
+	e := config.NewEnv(func(k string) string { return vars[k] })
+	cfg := worker.LoadConfig(e, "bench", task.QueueNotifications, "")
+	if e.Err() != nil {
+		b.Fatal(e.Err())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	app := &worker.App{Config: cfg, Mux: asynq.NewServeMux(), Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Signals: make(chan os.Signal), OnReady: func(string) { close(ready) }}
+	go func() { done <- app.Run(ctx) }()
+	<-ready
+	time.Sleep(2 * time.Second) // past the start-up burst
+	before := commandsProcessed(b, rc)
+	time.Sleep(window)
+	after := commandsProcessed(b, rc)
+	cancel()
+	<-done
+	return float64(after-before) / window.Seconds()
+}
+
+func commandsProcessed(b *testing.B, rc *redis.Client) int64 {
+	info, err := rc.Info(context.Background(), "stats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "total_commands_processed:"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n - 1 // this INFO itself
+		}
+	}
+	b.Fatal("no total_commands_processed in INFO stats")
+	return 0
+}
+
+func freePort(b *testing.B) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -56,6 +56,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
+// slowTask is the duration from which a successful task is logged at info.
+const slowTask = time.Second
+
 // dispatch is the runtime's root handler: it routes through mux, turns an
 // unknown type into a permanent error (asynq's ServeMux would retry it),
 // attaches a tagged logger to ctx, and records logs and metrics.
@@ -97,7 +100,15 @@ func dispatch(mux *asynq.ServeMux, m *Metrics, base *slog.Logger, tenants *tenan
 		}
 		switch {
 		case err == nil:
-			log.Info("task done", "duration_ms", elapsed.Milliseconds())
+			// A success is counted in the metrics and kept by asynq for
+			// the queue's retention; its log line is for slow tasks, or
+			// with LOG_LEVEL=debug (formatting one per task costs a
+			// noticeable share of a busy worker's CPU).
+			lvl := slog.LevelDebug
+			if elapsed >= slowTask {
+				lvl = slog.LevelInfo
+			}
+			log.Log(ctx, lvl, "task done", "duration_ms", elapsed.Milliseconds())
 		case class == "unavailable":
 			log.Warn("task waits for its dependency", "duration_ms", elapsed.Milliseconds(), "error", err.Error())
 		case ctx.Err() != nil:
