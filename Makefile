@@ -44,7 +44,7 @@ lint: vet ## gofmt check, go vet and staticcheck (pinned)
 .PHONY: bench
 bench: ## the benchmarks quoted in the README (real Redis/PostgreSQL)
 	@# Runtime and bare asynq alternate within each of 5 rounds, so machine noise hits both sides.
-	for i in 1 2 3 4 5; do $(GO) test -run '^$$' -bench 'RuntimeNoop|BareAsynqNoop' -benchtime 10000x -count 1 ./internal/worker | grep '^Benchmark'; done
+	for i in 1 2 3 4 5; do $(GO) test -run '^$$' -bench 'RuntimeNoop|BareAsynqNoop|BareAsynqLoops' -benchtime 10000x -count 1 ./internal/worker | grep '^Benchmark'; done
 	$(GO) test -run '^$$' -bench 'PickupLatency' -benchtime 200x -count 1 ./internal/worker
 	@# Forecast: builds the 100,000-case / 20,000-link / 2,000,000-result data set once with COPY (about 30 s), then
 	@# times the nightly job (steady and cold) beside the SQL floor; 5 rounds, quote medians.

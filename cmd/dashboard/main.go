@@ -11,7 +11,6 @@ import (
 	"os"
 
 	"github.com/testplanit/tpi-workers/internal/config"
-
 	"github.com/testplanit/tpi-workers/internal/dashboard"
 	"github.com/testplanit/tpi-workers/internal/worker"
 )

@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/testplanit/tpi-workers/internal/config"
-
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/testplanit/tpi-workers/internal/config"
 	"github.com/testplanit/tpi-workers/internal/postgres"
 )
 

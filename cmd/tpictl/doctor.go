@@ -12,11 +12,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/testplanit/tpi-workers/internal/config"
-
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/testplanit/tpi-workers/internal/config"
 	"github.com/testplanit/tpi-workers/internal/postgres"
 	"github.com/testplanit/tpi-workers/internal/smtp"
 	"github.com/testplanit/tpi-workers/internal/worker"

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/testplanit/tpi-workers/internal/config"
-
 	"github.com/testplanit/tpi-workers/internal/smtp"
 	"github.com/testplanit/tpi-workers/internal/testenv"
 )

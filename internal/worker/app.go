@@ -11,14 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/testplanit/tpi-workers/internal/postgres"
 	"github.com/testplanit/tpi-workers/internal/tenant"
-
-	"github.com/hibiken/asynq"
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
 
@@ -30,8 +28,9 @@ type Check struct {
 	Ping func(ctx context.Context) error
 }
 
-// App is one worker process: an asynq server for one queue plus its HTTP
-// endpoints, signals and memory guard. Fill the fields and call [App.Run].
+// App is one worker process: the asynq servers (fetch loops) of one queue,
+// its tenants, its dependency gate, and the [Runner]'s endpoints, signals
+// and memory guard. Fill the fields and call [App.Run].
 type App struct {
 	Config Config
 	// Mux routes task types to the domain handlers. Required.

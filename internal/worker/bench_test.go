@@ -17,15 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/testplanit/tpi-workers/internal/config"
-	"github.com/testplanit/tpi-workers/pkg/task"
-
-	"github.com/hibiken/asynq"
-
 	"github.com/testplanit/tpi-workers/internal/testenv"
 	"github.com/testplanit/tpi-workers/internal/worker"
+	"github.com/testplanit/tpi-workers/pkg/task"
 )
 
 // The throughput benchmarks enqueue b.N no-op tasks, then time a worker from

@@ -1,15 +1,14 @@
 package worker
 
 import (
-	"github.com/testplanit/tpi-workers/internal/config"
-	"github.com/testplanit/tpi-workers/internal/tenant"
-
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/hibiken/asynq"
 
+	"github.com/testplanit/tpi-workers/internal/config"
+	"github.com/testplanit/tpi-workers/internal/tenant"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
 

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/testplanit/tpi-workers/internal/tenant"
 	"github.com/testplanit/tpi-workers/pkg/task"
-
-	"github.com/hibiken/asynq"
 )
 
 // Error classes. A handler returns:

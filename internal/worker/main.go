@@ -1,8 +1,6 @@
 package worker
 
 import (
-	"github.com/testplanit/tpi-workers/internal/config"
-
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +8,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/testplanit/tpi-workers/internal/config"
 )
 
 // Exit codes of [Main].

@@ -6,11 +6,11 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/testplanit/tpi-workers/internal/tenant"
-	"github.com/testplanit/tpi-workers/pkg/task"
-
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/testplanit/tpi-workers/internal/tenant"
+	"github.com/testplanit/tpi-workers/pkg/task"
 )
 
 // Metrics are the per-task Prometheus metrics of a worker process.

@@ -29,12 +29,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/testplanit/tpi-workers/internal/config"
-
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/testplanit/tpi-workers/internal/config"
 	"github.com/testplanit/tpi-workers/internal/postgres"
 	"github.com/testplanit/tpi-workers/internal/worker"
 )
