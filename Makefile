@@ -20,8 +20,12 @@ build: ## build every binary into bin/
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/...
 
+.PHONY: services
+services: ## start PostgreSQL and Redis when they are down, install mailpit, supervisord, chromium (idempotent, ~1 s when all is there)
+	scripts/test-services.sh
+
 .PHONY: test
-test: ## run every test against the real services (PostgreSQL, Redis; see README)
+test: services ## bring up what the tests need (services), then run every test against the real services
 	$(GO) test -race -shuffle=on -count=1 -timeout 30m $(PKGS)
 	@# Again for the packages that read or write timestamps, with the process in a zone far from UTC:
 	@# TestPlanIt's columns hold UTC whatever the process's TZ (README "Tenants and time").
