@@ -189,7 +189,5 @@ func merge(file map[string]Config, s Settings) map[string]Config {
 	return out
 }
 
-// sortedIDs returns m's keys in order.
-func sortedIDs(m map[string]Config) []string { return sortedKeys(m) }
-
+// sortedKeys returns m's keys in order.
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -129,7 +129,7 @@ func (r *Resolver) IDs() ([]string, error) {
 		return nil, err
 	}
 	var ids []string
-	for _, id := range sortedIDs(r.configs) {
+	for _, id := range sortedKeys(r.configs) {
 		if r.configs[id].DatabaseURL == "" {
 			continue // not usable: Lookup says why, per task
 		}
@@ -254,6 +254,9 @@ func (r *Resolver) reload(force bool) error {
 	if !force && st == r.fileStat {
 		return nil
 	}
+	// Remembered before reading: a malformed edit is reported once, not at
+	// every look, and the last configuration stays until the next change.
+	r.fileStat = st
 	var file map[string]Config
 	if st.ok {
 		b, err := os.ReadFile(r.s.File)
@@ -264,7 +267,6 @@ func (r *Resolver) reload(force bool) error {
 			return fmt.Errorf("TENANT_CONFIG_FILE %s: %w", r.s.File, err)
 		}
 	}
-	r.fileStat = st
 	r.configs = merge(file, r.s)
 	// Pools of tenants that are gone are closed; changed URLs are handled
 	// by pool() on the tenant's next task.

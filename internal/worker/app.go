@@ -161,7 +161,7 @@ func (a *App) Run(ctx context.Context) error {
 	})
 
 	qs := &queueService{
-		newServers: func() []*asynq.Server { return fetchLoops(rc, asynqCfg, cfg.FetchLoops) },
+		newServers: func() []*asynq.Server { return fetchLoops(rc, asynqCfg, cfg.loops()) },
 		h:          dispatch(a.Mux, metrics, log, tenants, gs), log: log,
 	}
 	qs.held = gs.wideIsDown // a dependency may go down before the server starts
@@ -194,10 +194,6 @@ func (a *App) Run(ctx context.Context) error {
 // TaskCheckInterval on average), and only the first forwards due retries
 // and scheduled tasks, deletes expired ones and runs the health check.
 func fetchLoops(rc redis.UniversalClient, cfg asynq.Config, loops int) []*asynq.Server {
-	if loops <= 0 {
-		loops = DefaultFetchLoops(cfg.Concurrency)
-	}
-	loops = max(1, min(loops, cfg.Concurrency))
 	const off = 24 * time.Hour // a loop's housekeeping left to the first loop
 	srvs := make([]*asynq.Server, loops)
 	for i := range loops {
@@ -389,10 +385,7 @@ func (c Config) withPoolSize() asynq.RedisConnOpt {
 	if c.Concurrency == 0 {
 		return c.Redis
 	}
-	n := c.Concurrency + 3*DefaultFetchLoops(c.Concurrency) + 10
-	if c.FetchLoops > 0 {
-		n = c.Concurrency + 3*c.FetchLoops + 10
-	}
+	n := c.Concurrency + 3*c.loops() + 10
 	switch o := c.Redis.(type) {
 	case asynq.RedisClientOpt:
 		if o.PoolSize == 0 {

@@ -122,6 +122,16 @@ func LoadConfig(env *config.Env, service, queue, httpAddr string) Config {
 // loop adds a heartbeat and a Valkey connection.
 func DefaultFetchLoops(concurrency int) int { return max(1, min(concurrency, 16)) }
 
+// loops is the number of fetch loops the worker runs: FetchLoops, its
+// default when 0, never more than the slots.
+func (c Config) loops() int {
+	n := c.FetchLoops
+	if n <= 0 {
+		n = DefaultFetchLoops(c.Concurrency)
+	}
+	return max(1, min(n, c.Concurrency))
+}
+
 // LoadClientConfig reads the variables a process that only produces or
 // inspects tasks needs (scheduler, dashboard, CLI): VALKEY_URL, logging,
 // HTTP_ADDR and the tenants (DATABASE_URL optional).

@@ -57,7 +57,10 @@ const (
 // gate is one dependency's state (one per tenant for PostgreSQL).
 type gate struct {
 	name   string // "smtp", "postgres"
-	tenant string // "" for a worker-wide gate
+	tenant string // the tenant of a database gate
+	// wide: every task of the worker needs it, so its outage stops
+	// fetching altogether.
+	wide bool
 	ping   func(ctx context.Context) error
 	g      *gates
 
@@ -169,11 +172,13 @@ func newGates(log *slog.Logger, reg prometheus.Registerer, deps []Dependency, pg
 		if d.Name == "" || d.Ping == nil {
 			return nil, errors.New("worker: a Dependency needs a Name and a Ping")
 		}
-		gs.wide = append(gs.wide, &gate{name: d.Name, ping: d.Ping, g: gs})
+		gs.wide = append(gs.wide, &gate{name: d.Name, ping: d.Ping, g: gs, wide: true})
 		gs.up.WithLabelValues(d.Name, "").Set(1)
 	}
 	if pgWide {
-		gs.wide = append(gs.wide, gs.tenantGate(""))
+		g := gs.tenantGate("")
+		g.wide = true
+		gs.wide = append(gs.wide, g)
 	}
 	return gs, nil
 }
@@ -203,7 +208,7 @@ func (gs *gates) forTask(tenant string) []*gate {
 
 // changed counts a worker-wide gate going down or up.
 func (gs *gates) changed(g *gate, down bool) {
-	if g.tenant != "" || (g.name == "postgres" && !gs.pgWide) {
+	if !g.wide {
 		return
 	}
 	gs.mu.Lock()
