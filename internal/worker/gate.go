@@ -61,8 +61,8 @@ type gate struct {
 	// wide: every task of the worker needs it, so its outage stops
 	// fetching altogether.
 	wide bool
-	ping   func(ctx context.Context) error
-	g      *gates
+	ping func(ctx context.Context) error
+	g    *gates
 
 	mu      sync.Mutex
 	down    bool
