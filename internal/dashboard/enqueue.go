@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -133,10 +132,9 @@ func (s *Server) enqueueStatus(w http.ResponseWriter, r *http.Request) (int, any
 		}
 		return http.StatusBadRequest, errorBody{err.Error()}
 	}
-	rec := &recorder{e: s.client}
 	// The caller's options go to Enqueue, not into the task, so that a
 	// duplicate is answered with the caller's ID (else the contract's).
-	enq, err := task.Enqueue(r.Context(), rec, t, opts...)
+	enq, err := task.Enqueue(r.Context(), s.client, t, opts...)
 	if err != nil {
 		s.log.Error("enqueue failed", "type", req.Type, "tenant", tenantID, "err", err)
 		return http.StatusServiceUnavailable, errorBody{"cannot reach the queue store; retry later"}
@@ -149,24 +147,9 @@ func (s *Server) enqueueStatus(w http.ResponseWriter, r *http.Request) (int, any
 		s.log.Info("task already enqueued", "type", req.Type, "queue", queue, "task_id", enq.ID, "tenant", tenantID, "role", role.String())
 		return http.StatusOK, EnqueueResponse{ID: enq.ID, Type: req.Type, Queue: queue, Duplicate: true}
 	}
-	info := rec.info
+	info := enq.Info
 	s.log.Info("task enqueued", "type", info.Type, "queue", info.Queue, "task_id", info.ID, "tenant", tenantID, "role", role.String())
 	return http.StatusCreated, EnqueueResponse{ID: info.ID, Type: info.Type, Queue: info.Queue, State: info.State.String(), ProcessAt: info.NextProcessAt}
-}
-
-// recorder is the [task.Enqueuer] of the API: it keeps the new task's
-// TaskInfo, whose state and processAt the answer reports ([task.Enqueued]
-// has neither).
-type recorder struct {
-	e    task.Enqueuer
-	info *asynq.TaskInfo
-}
-
-// EnqueueContext implements [task.Enqueuer].
-func (r *recorder) EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error) {
-	info, err := r.e.EnqueueContext(ctx, t, opts...)
-	r.info = info
-	return info, err
 }
 
 // WithTenant returns payload with its tenantId set to tenantID: the rule of

@@ -27,6 +27,9 @@ type Enqueued struct {
 	// Duplicate is true when a task with the same ID already existed: the
 	// enqueue is a success, nothing new was queued.
 	Duplicate bool
+	// Info is the new task's (state, time to process...), nil for a
+	// duplicate.
+	Info *asynq.TaskInfo
 }
 
 // Enqueue enqueues t with opts through e. A task whose deterministic ID is
@@ -37,7 +40,7 @@ type Enqueued struct {
 func Enqueue(ctx context.Context, e Enqueuer, t *asynq.Task, opts ...asynq.Option) (Enqueued, error) {
 	info, err := e.EnqueueContext(ctx, t, opts...)
 	if err == nil {
-		return Enqueued{ID: info.ID, Queue: info.Queue}, nil
+		return Enqueued{ID: info.ID, Queue: info.Queue, Info: info}, nil
 	}
 	if !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return Enqueued{}, err
