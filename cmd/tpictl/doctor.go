@@ -145,19 +145,34 @@ func checkPostgres(ctx context.Context, getenv func(string) string) finding {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	var version string
-	var workerSchema, prisma bool
-	err = conn.QueryRow(ctx, `SELECT current_setting('server_version'),
-		to_regclass('worker.ledger') IS NOT NULL, to_regclass('public."Notification"') IS NOT NULL`).Scan(&version, &workerSchema, &prisma)
+	if err := conn.QueryRow(ctx, `SELECT current_setting('server_version')`).Scan(&version); err != nil {
+		return finding{where: where, err: err}
+	}
+	// The same reading as tpictl migrate's: whose database it is, and what of ours it holds.
+	layout, err := postgres.Inspect(ctx, conn)
 	if err != nil {
 		return finding{where: where, err: err}
 	}
+	owned := layout.TestPlanItOwned()
 	switch {
-	case !prisma:
+	case !owned && !layout.SubsetApplied():
 		return finding{where: where, err: fmt.Errorf("PostgreSQL %s, but TestPlanIt's tables are missing: is this TestPlanIt's database? (a fresh one: tpictl migrate)", version)}
-	case !workerSchema:
-		return finding{where: where, err: fmt.Errorf("PostgreSQL %s, but the worker schema is missing: run tpictl migrate --mode worker-only", version)}
+	case owned && layout.Worker.Version == 0:
+		return finding{where: where, err: fmt.Errorf("PostgreSQL %s, TestPlanIt's own database, but the worker schema is missing: "+
+			"run tpictl migrate --mode worker-only (or tpictl migrate, which detects TestPlanIt's database)", version)}
+	case layout.Worker.Version == 0:
+		return finding{where: where, err: fmt.Errorf("PostgreSQL %s, development subset of TestPlanIt's tables, but the worker schema is missing: run tpictl migrate", version)}
 	}
-	return finding{where: where, detail: "PostgreSQL " + version + ", TestPlanIt tables and worker schema present"}
+	kind := "TestPlanIt's own database"
+	if !owned {
+		kind = "development subset"
+	}
+	detail := "PostgreSQL " + version + ", TestPlanIt tables and worker schema present (" + kind + ")"
+	if layout.LegacySubset.Exists {
+		return finding{where: where, warn: true, detail: detail + ", but public still holds " + layout.LegacySubset.Name +
+			" from an earlier tpictl migrate: run tpictl migrate to move it to the worker schema or remove it"}
+	}
+	return finding{where: where, detail: detail}
 }
 
 func checkSMTP(ctx context.Context, getenv func(string) string) finding {

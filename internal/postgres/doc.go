@@ -10,9 +10,11 @@
 //     with the original quoted names ("Notification", "RepositoryCases", ...), enums and types,
 //     for development, tests and demos. As in TestPlanIt's real database, @default(cuid()),
 //     @default(uuid()) and @updatedAt columns have no database default: every insert supplies
-//     its own id and "updatedAt". Versions are recorded in tpi_workers_dev_schema_version (in
-//     the current schema, normally public), never in Prisma's _prisma_migrations.
+//     its own id and "updatedAt". Versions are recorded in worker.testplanit_subset_version,
+//     never in public nor in Prisma's _prisma_migrations.
 //   - worker: the fleet's own schema `worker` (idempotency ledgers, checkpoints, ...), with its
 //     version table worker.goose_db_version. It is the only set applied to a database that
-//     TestPlanIt already owns ([MigrateWorkerOnly]).
+//     TestPlanIt already owns: [MigrateAuto], the default, detects such a database (Prisma's
+//     tables in public, no subset migration recorded) and applies only this set there;
+//     [MigrateWorkerOnly] says so explicitly.
 package postgres

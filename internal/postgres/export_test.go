@@ -16,3 +16,12 @@ func NewProviderForTest(db *sql.DB, set string) (*goose.Provider, error) {
 	}
 	return newProvider(db, s, slog.New(slog.DiscardHandler))
 }
+
+// NewProviderWithTableForTest is [NewProviderForTest] with the versions recorded in table
+// instead of the set's own version table: to lay out a database as an earlier release did.
+func NewProviderWithTableForTest(db *sql.DB, set, table string) (*goose.Provider, error) {
+	return newProvider(db, migrationSet{name: set, versionTable: table}, slog.New(slog.DiscardHandler))
+}
+
+// ResolveForTest exposes how a mode resolves on a database laid out as l.
+func ResolveForTest(mode MigrateMode, l Layout) (MigrateMode, error) { return mode.resolve(l) }

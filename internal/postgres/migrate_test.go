@@ -29,8 +29,14 @@ var wantPublicTables = []string{
 	"Sessions", "Status", "Templates", "TestRunCases", "TestRunResults", "TestRuns",
 	"TestmoImportDataset", "TestmoImportJob", "TestmoImportMapping", "TestmoImportStaging", "User",
 	"UserIntegrationAuth", "UserPreferences", "Workflows",
-	"tpi_workers_dev_schema_version",
 }
+
+// The version tables, all in the worker schema: nothing of ours lands in public.
+const (
+	subsetVersionTable = "worker.testplanit_subset_version"
+	workerVersionTable = "worker.goose_db_version"
+	legacyVersionTable = "public.tpi_workers_dev_schema_version" // where earlier releases kept the subset's
+)
 
 // latestVersion reads the highest version among the migration files of a set on disk.
 func latestVersion(t *testing.T, set string) int64 {
@@ -97,6 +103,13 @@ func (c *logCounter) applied() int {
 	return strings.Count(c.buf.String(), `msg="applied migration"`)
 }
 
+// String returns everything logged so far.
+func (c *logCounter) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
+}
+
 type lockedWriter struct{ c *logCounter }
 
 func (w lockedWriter) Write(p []byte) (int, error) {
@@ -118,10 +131,10 @@ func TestMigrateAll(t *testing.T) {
 	if got := logs.applied(); got != wantApplied {
 		t.Errorf("applied %d migrations, want %d (one per file)", got, wantApplied)
 	}
-	if got, want := dbVersion(t, pool, "tpi_workers_dev_schema_version"), latestVersion(t, "testplanit"); got != want {
+	if got, want := dbVersion(t, pool, subsetVersionTable), latestVersion(t, "testplanit"); got != want {
 		t.Errorf("testplanit set at version %d, want %d", got, want)
 	}
-	if got, want := dbVersion(t, pool, "worker.goose_db_version"), latestVersion(t, "worker"); got != want {
+	if got, want := dbVersion(t, pool, workerVersionTable), latestVersion(t, "worker"); got != want {
 		t.Errorf("worker set at version %d, want %d", got, want)
 	}
 
@@ -131,7 +144,7 @@ func TestMigrateAll(t *testing.T) {
 		t.Errorf("public tables (-want +got):\n%s", diff)
 	}
 	worker := tablesIn(t, pool, "worker")
-	for _, name := range []string{"goose_db_version", "ledger"} {
+	for _, name := range []string{"goose_db_version", "ledger", "testplanit_subset_version"} {
 		if !slices.Contains(worker, name) {
 			t.Errorf("worker schema lacks %s; has %v", name, worker)
 		}
@@ -139,7 +152,7 @@ func TestMigrateAll(t *testing.T) {
 
 	// Running it again is a no-op, in both modes.
 	var again logCounter
-	for _, mode := range []postgres.MigrateMode{postgres.MigrateAll, postgres.MigrateWorkerOnly} {
+	for _, mode := range []postgres.MigrateMode{postgres.MigrateAll, postgres.MigrateWorkerOnly, postgres.MigrateAuto} {
 		if err := postgres.MigrateURL(ctx, url, mode, again.logger()); err != nil {
 			t.Fatalf("second Migrate(%v): %v", mode, err)
 		}
@@ -148,11 +161,11 @@ func TestMigrateAll(t *testing.T) {
 		t.Errorf("second run applied %d migrations, want none", n)
 	}
 	var versionRows int
-	if err := pool.QueryRow(ctx, "SELECT count(*) FROM tpi_workers_dev_schema_version").Scan(&versionRows); err != nil {
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM "+subsetVersionTable).Scan(&versionRows); err != nil {
 		t.Fatal(err)
 	}
 	if want := int(latestVersion(t, "testplanit")) + 1; versionRows != want { // + goose's version 0 row
-		t.Errorf("tpi_workers_dev_schema_version has %d rows after re-run, want %d", versionRows, want)
+		t.Errorf("%s has %d rows after re-run, want %d", subsetVersionTable, versionRows, want)
 	}
 }
 
@@ -178,10 +191,11 @@ func TestMigrateWorkerOnly(t *testing.T) {
 	if publicTypes != 0 {
 		t.Errorf("MigrateWorkerOnly created %d enum types in public", publicTypes)
 	}
-	if got := tablesIn(t, pool, "worker"); !slices.Contains(got, "ledger") || !slices.Contains(got, "goose_db_version") {
-		t.Errorf("worker tables = %v, want ledger and goose_db_version", got)
+	if got := tablesIn(t, pool, "worker"); !slices.Contains(got, "ledger") || !slices.Contains(got, "goose_db_version") ||
+		slices.Contains(got, "testplanit_subset_version") {
+		t.Errorf("worker tables = %v, want ledger and goose_db_version, not the subset's version table", got)
 	}
-	if got, want := dbVersion(t, pool, "worker.goose_db_version"), latestVersion(t, "worker"); got != want {
+	if got, want := dbVersion(t, pool, workerVersionTable), latestVersion(t, "worker"); got != want {
 		t.Errorf("worker set at version %d, want %d", got, want)
 	}
 
@@ -205,15 +219,16 @@ func TestMigrateConcurrent(t *testing.T) {
 
 	const n = 4
 	errs := make(chan error, n)
-	for range n {
-		go func() { errs <- postgres.MigrateURL(t.Context(), url, postgres.MigrateAll, nil) }()
+	for i := range n {
+		mode := []postgres.MigrateMode{postgres.MigrateAll, postgres.MigrateAuto}[i%2]
+		go func() { errs <- postgres.MigrateURL(t.Context(), url, mode, nil) }()
 	}
 	for range n {
 		if err := <-errs; err != nil {
 			t.Errorf("concurrent Migrate: %v", err)
 		}
 	}
-	if got, want := dbVersion(t, pool, "tpi_workers_dev_schema_version"), latestVersion(t, "testplanit"); got != want {
+	if got, want := dbVersion(t, pool, subsetVersionTable), latestVersion(t, "testplanit"); got != want {
 		t.Errorf("testplanit set at version %d, want %d", got, want)
 	}
 }
@@ -228,7 +243,7 @@ func TestMigrateRejectsUnknownMode(t *testing.T) {
 
 func TestParseMigrateMode(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []postgres.MigrateMode{postgres.MigrateAll, postgres.MigrateWorkerOnly} {
+	for _, mode := range []postgres.MigrateMode{postgres.MigrateAll, postgres.MigrateWorkerOnly, postgres.MigrateAuto} {
 		got, err := postgres.ParseMigrateMode(mode.String())
 		if err != nil || got != mode {
 			t.Errorf("ParseMigrateMode(%q) = %v, %v; want %v", mode.String(), got, err, mode)
@@ -340,11 +355,11 @@ func TestMigrationsRoundTrip(t *testing.T) {
 			t.Fatalf("migrating %s down: %v", set, err)
 		}
 	}
-	if got := tablesIn(t, pool, "public"); !slices.Equal(got, []string{"tpi_workers_dev_schema_version"}) {
-		t.Errorf("after migrating down, public holds %v; want only the version table", got)
+	if got := tablesIn(t, pool, "public"); len(got) != 0 {
+		t.Errorf("after migrating down, public holds %v; want nothing", got)
 	}
-	if got := tablesIn(t, pool, "worker"); !slices.Equal(got, []string{"goose_db_version"}) {
-		t.Errorf("after migrating down, worker holds %v; want only the version table", got)
+	if got := tablesIn(t, pool, "worker"); !slices.Equal(got, []string{"goose_db_version", "testplanit_subset_version"}) {
+		t.Errorf("after migrating down, worker holds %v; want only the version tables", got)
 	}
 	var types int
 	if err := pool.QueryRow(ctx,
@@ -359,7 +374,7 @@ func TestMigrationsRoundTrip(t *testing.T) {
 	if err := postgres.MigrateURL(ctx, url, postgres.MigrateAll, nil); err != nil {
 		t.Fatalf("MigrateAll after down: %v", err)
 	}
-	if got, want := dbVersion(t, pool, "worker.goose_db_version"), latestVersion(t, "worker"); got != want {
+	if got, want := dbVersion(t, pool, workerVersionTable), latestVersion(t, "worker"); got != want {
 		t.Errorf("worker set at version %d, want %d", got, want)
 	}
 }
