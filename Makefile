@@ -74,7 +74,7 @@ bench-vs-bullmq: ## the runtime beside BullMQ (the engine we replace) and bare a
 	$(GO) test -run '^$$' -bench 'IdleRedisLoad' -benchtime 1x -count 1 ./internal/worker | grep '^Benchmark'
 
 .PHONY: migrate
-migrate: build ## apply all migrations to DATABASE_URL (MIGRATE_MODE=worker-only for a TestPlanIt-owned database)
+migrate: build ## apply migrations to DATABASE_URL: only the worker schema on TestPlanIt's own database, else all (MIGRATE_MODE=auto|worker-only|all)
 	$(BIN)/tpictl migrate $(if $(MIGRATE_MODE),--mode $(MIGRATE_MODE))
 
 .PHONY: seed

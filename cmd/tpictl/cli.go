@@ -30,7 +30,7 @@ var errUsage = errors.New("usage")
 
 func commands() map[string]command {
 	return map[string]command{
-		"migrate": {"[--mode all|worker-only]", "apply migrations to DATABASE_URL (worker-only: just the fleet's own schema)", cmdMigrate},
+		"migrate": {"[--mode auto|worker-only|all]", "apply migrations to DATABASE_URL (auto: only the worker schema on TestPlanIt's own database, else everything)", cmdMigrate},
 		"seed":    {"", "load idempotent demo data into DATABASE_URL", cmdSeed},
 		"enqueue": {"<type> '<json>' [--tenant T] [--id ID] [--in DURATION] [--queue Q]", "validate a payload against the contract and enqueue it (--tenant sets its tenantId)", cmdEnqueue},
 		"types":   {"", "list the task types and their queues", cmdTypes},
@@ -42,6 +42,8 @@ func commands() map[string]command {
 		"healthcheck": {"<url>", "exit 0 if url answers 2xx (the container health check; the image has no curl)", cmdHealthcheck},
 
 		"stats":         {"[<queue>] [--days N]", "state counts, latency, memory, processed/failed totals and daily history", cmdStats},
+		"tasks":         {"<queue> [--state STATE] [--limit N]", "a queue's tasks with retries, tenant and last error: --limit (20) per state, all states or --state pending|active|scheduled|retry|archived|completed|aggregating", cmdTasks},
+		"task":          {"<queue> <task-id>", "one task: state, retries, times, payload (secrets redacted), result or progress, last error", cmdTask},
 		"retry":         {"<queue> <task-id> | <queue> --archived [--all]", "run a failed task now, or every archived (--all: and retrying) task", cmdRetry},
 		"promote":       {"<queue> <task-id> | <queue> --all", "run a scheduled (delayed) task now", cmdPromote},
 		"remove":        {"<queue> <task-id> [--force] [--yes]", "remove one task (--force cancels a running one)", cmdRemove},

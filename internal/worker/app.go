@@ -140,6 +140,7 @@ func (a *App) Run(ctx context.Context) error {
 		DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
 		RetryDelayFunc:           retryDelay(delay),
 		IsFailure:                isFailure,
+		ErrorHandler:             logArchived(log),
 		ShutdownTimeout:          cfg.ShutdownTimeout,
 		Logger:                   AsynqLogger(log),
 		LogLevel:                 asynqLevel(cfg.LogLevel),

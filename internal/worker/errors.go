@@ -1,8 +1,11 @@
 package worker
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -27,17 +30,39 @@ import (
 // A task whose context was cancelled because the process is shutting down is
 // pushed back to the queue by asynq and runs again.
 
-// Permanent marks err as not worth retrying. The task is archived with err's
-// message. Permanent(nil) is nil.
+// Permanent marks err as not worth retrying. The task is archived at once
+// with err's message alone as its reason (asynq's LastErr, shown by tpictl
+// and asynqmon), without the ": skip retry for the task" that wrapping
+// [asynq.SkipRetry] with %w would append. The result matches both
+// asynq.SkipRetry and err's own chain with errors.Is and errors.As.
+// Permanent(nil) is nil.
 func Permanent(err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, asynq.SkipRetry) {
+	if errors.Is(err, asynq.SkipRetry) && TrimSkipRetry(err.Error()) == err.Error() {
 		return err
 	}
-	return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	return &permanentError{err: err}
 }
+
+// permanentError is what [Permanent] returns: its message is the cause's
+// (with any SkipRetry suffix trimmed), and it unwraps to both the cause and
+// asynq.SkipRetry.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return TrimSkipRetry(e.err.Error()) }
+
+func (e *permanentError) Unwrap() []error { return []error{e.err, asynq.SkipRetry} }
+
+// skipRetrySuffix is what fmt.Errorf("%w: %w", err, asynq.SkipRetry) adds to
+// err's message (asynq v0.26's SkipRetry text; a test holds it to it).
+const skipRetrySuffix = ": skip retry for the task"
+
+// TrimSkipRetry returns msg without a trailing ": skip retry for the task":
+// the reason of a task archived by a version of the runtime before
+// [Permanent] kept it out, or by code that wraps asynq.SkipRetry itself.
+func TrimSkipRetry(msg string) string { return strings.TrimSuffix(msg, skipRetrySuffix) }
 
 // IsPermanent reports whether err was marked with [Permanent] (or wraps
 // asynq.SkipRetry directly, as pkg/task's decoding errors do).
@@ -122,4 +147,33 @@ func archiveReason(err error) string {
 	default:
 		return "permanent"
 	}
+}
+
+// logArchived returns the servers' error handler. asynq calls it after every
+// failed attempt; for a task asynq is about to archive (a permanent error, or
+// its retries spent: asynq's own rule) it logs one line, "task archived", with
+// the task, its tenant, the reason as stored (reason), the metric's reason
+// label (kind: invalid, tenant, exhausted or permanent) and the retries spent.
+// asynq's own "Retry exhausted for task" line, which it writes whatever the
+// cause, is dropped by [AsynqLogger].
+func logArchived(log *slog.Logger) asynq.ErrorHandler {
+	return asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+		retried, _ := asynq.GetRetryCount(ctx)
+		maxRetry, _ := asynq.GetMaxRetry(ctx)
+		if errors.Is(err, asynq.RevokeTask) || (retried < maxRetry && !errors.Is(err, asynq.SkipRetry)) {
+			return // retried (or revoked), not archived
+		}
+		id, _ := asynq.GetTaskID(ctx)
+		queue, _ := asynq.GetQueueName(ctx)
+		attrs := []any{"queue", queue, "type", t.Type(), "task_id", id}
+		if tn, terr := task.TenantOf(t); terr == nil && tn != "" {
+			attrs = append(attrs, "tenant", tn)
+		}
+		kind := "exhausted"
+		if IsPermanent(err) {
+			kind = archiveReason(err)
+		}
+		attrs = append(attrs, "reason", TrimSkipRetry(err.Error()), "kind", kind, "retried", retried, "max_retry", maxRetry)
+		log.WarnContext(ctx, "task archived", attrs...)
+	})
 }

@@ -1,13 +1,18 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/testplanit/tpi-workers/pkg/task"
 )
 
 func TestClassifyErrors(t *testing.T) {
@@ -42,6 +47,73 @@ func TestClassifyErrors(t *testing.T) {
 	}
 	if !errors.Is(Permanent(base), base) {
 		t.Error("Permanent hides the cause")
+	}
+}
+
+// A permanent error's message is its cause's alone: asynq stores it as the
+// archived task's reason, so it must not end in ": skip retry for the task";
+// it still matches asynq.SkipRetry (asynq archives it) and the cause's chain.
+func TestPermanentKeepsTheReasonClean(t *testing.T) {
+	var pe *task.PayloadError
+	cause := fmt.Errorf("load case: %w", &task.PayloadError{Field: "repositoryCaseId", Problem: "required"})
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"plain", Permanent(errors.New("user u1 does not exist")), "user u1 does not exist"},
+		{"wrapped by a handler", fmt.Errorf("notify: %w", Permanent(errors.New("gone"))), "notify: gone"},
+		{"twice", Permanent(Permanent(errors.New("gone"))), "gone"},
+		{"old-style SkipRetry wrap", Permanent(fmt.Errorf("%w: %w", errors.New("gone"), asynq.SkipRetry)), "gone"},
+		{"payload error", Permanent(cause), "load case: invalid payload: repositoryCaseId: required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.err.Error(); got != tc.want {
+				t.Errorf("message %q, want %q", got, tc.want)
+			}
+			if !errors.Is(tc.err, asynq.SkipRetry) || !IsPermanent(tc.err) || Class(tc.err) != "permanent" {
+				t.Errorf("%v does not match asynq.SkipRetry", tc.err)
+			}
+		})
+	}
+	if err := Permanent(cause); !errors.Is(err, task.ErrInvalidPayload) || !errors.As(err, &pe) || pe.Field != "repositoryCaseId" {
+		t.Errorf("Permanent(%v) hides its cause's chain", cause)
+	}
+	if got := archiveReason(Permanent(cause)); got != "invalid" {
+		t.Errorf("archive reason %q, want invalid", got)
+	}
+	// Already clean and permanent: returned as is.
+	if err := fmt.Errorf("bad: %w", cause); Permanent(err) != err {
+		t.Error("Permanent wrapped an error that already matches SkipRetry with a clean message")
+	}
+}
+
+func TestTrimSkipRetry(t *testing.T) {
+	if want := ": " + asynq.SkipRetry.Error(); skipRetrySuffix != want {
+		t.Fatalf("asynq's SkipRetry now reads %q: update skipRetrySuffix", want)
+	}
+	for in, want := range map[string]string{
+		"user u1 does not exist: skip retry for the task": "user u1 does not exist",
+		"user u1 does not exist":                          "user u1 does not exist",
+		"skip retry for the task":                         "skip retry for the task",
+		"":                                                "",
+	} {
+		if got := TrimSkipRetry(in); got != want {
+			t.Errorf("TrimSkipRetry(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// asynq's "Retry exhausted" line is dropped (the error handler logs "task
+// archived" instead); its other warnings pass.
+func TestAsynqLoggerDropsRetryExhausted(t *testing.T) {
+	var buf bytes.Buffer
+	l := AsynqLogger(slog.New(slog.NewTextHandler(&buf, nil)))
+	l.Warn("Retry exhausted for task id=abc")
+	l.Warn("Quitting worker. task id=abc")
+	out := buf.String()
+	if strings.Contains(out, "Retry exhausted") || !strings.Contains(out, "Quitting worker") || !strings.Contains(out, "component=asynq") {
+		t.Errorf("logged:\n%s", out)
 	}
 }
 

@@ -49,13 +49,29 @@ func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
 
 // AsynqLogger adapts l to asynq's Logger interface, for the asynq servers,
 // schedulers and managers of the fleet; each line carries component=asynq.
+//
+// It drops asynq's "Retry exhausted for task id=..." line: asynq writes it
+// for every task it archives, also one refused at its first attempt by a
+// permanent error, and the runtime's error handler logs "task archived" with
+// the task's reason instead (logArchived, the error handler of [App]'s
+// servers).
 func AsynqLogger(l *slog.Logger) asynq.Logger { return asynqLogger{l} }
 
 type asynqLogger struct{ l *slog.Logger }
 
+// asynqArchiveLine starts the line asynq's processor logs, at warn, before
+// archiving a task.
+const asynqArchiveLine = "Retry exhausted for task"
+
 func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...), "component", "asynq") }
 func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...), "component", "asynq") }
-func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Warn(args ...any) {
+	msg := fmt.Sprint(args...)
+	if strings.HasPrefix(msg, asynqArchiveLine) {
+		return
+	}
+	a.l.Warn(msg, "component", "asynq")
+}
 func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
 func (a asynqLogger) Fatal(args ...any) {
 	a.l.Error(fmt.Sprint(args...), "component", "asynq", "fatal", true)

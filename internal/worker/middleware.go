@@ -114,13 +114,13 @@ func dispatch(mux *asynq.ServeMux, m *Metrics, base *slog.Logger, tenants *tenan
 		case ctx.Err() != nil:
 			m.failed.WithLabelValues(queue, t.Type(), class).Inc()
 			log.Warn("task interrupted; it will run again", "duration_ms", elapsed.Milliseconds(), "error", err.Error())
+		case class == "permanent":
+			// Archived: the servers' error handler (logArchived) logs
+			// it once, as "task archived", with the reason.
+			m.failed.WithLabelValues(queue, t.Type(), class).Inc()
 		default:
 			m.failed.WithLabelValues(queue, t.Type(), class).Inc()
-			lvl := slog.LevelWarn
-			if class == "permanent" {
-				lvl = slog.LevelError
-			}
-			log.Log(ctx, lvl, "task failed", "class", class, "duration_ms", elapsed.Milliseconds(), "error", err.Error())
+			log.Warn("task failed", "class", class, "duration_ms", elapsed.Milliseconds(), "error", err.Error())
 		}
 		return err
 	})
