@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -67,15 +68,16 @@ type Response struct {
 }
 
 // Do sends the request newReq builds (once per attempt, so bodies can be
-// replayed) and returns a 2xx answer. Errors: [ErrUnauthorized] for 401,
-// [ErrNotFound] for 404 and 410, a [*RateLimitError] when 429 persists or
-// the wait asked for is longer than MaxWait, a [*StatusError] for other 4xx,
-// and the last 5xx or transport error when retries run out. Credentials never
-// appear in the errors.
+// replayed) and returns a 2xx answer. Errors: [ErrUnauthorized] for 401 and
+// for a 403 that is not a rate limit, [ErrNotFound] for 404 and 410, a
+// [*RateLimitError] when 429 (or a 403 or 400 that signals a rate limit)
+// persists or the wait asked for is longer than MaxWait, a [*StatusError]
+// for other 4xx and for a 2xx answer larger than [MaxBody], and the last 5xx
+// or transport error when retries run out. Credentials never appear in the
+// errors.
 func (h *HTTP) Do(ctx context.Context, newReq func(context.Context) (*http.Request, error)) (*Response, error) {
 	attempts := orDefault(h.Attempts, DefaultAttempts)
-	var last error
-	for attempt := 0; attempt < attempts; attempt++ {
+	for attempt := 0; ; attempt++ {
 		if h.Budget != nil {
 			if err := h.Budget.Wait(ctx); err != nil {
 				return nil, err
@@ -85,6 +87,10 @@ func (h *HTTP) Do(ctx context.Context, newReq func(context.Context) (*http.Reque
 		if err != nil {
 			return nil, fmt.Errorf("%s: building request: %w", h.Provider, err)
 		}
+		// last is this attempt's retryable failure, d the wait before the
+		// next attempt.
+		var last error
+		var d time.Duration
 		resp, err := h.client().Do(req)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -93,59 +99,61 @@ func (h *HTTP) Do(ctx context.Context, newReq func(context.Context) (*http.Reque
 			// The URL is ours (base URL and ids), never a credential;
 			// the transport's own message is kept.
 			last = fmt.Errorf("%s: %s %s: %w", h.Provider, req.Method, redactURL(req), unwrapURLError(err))
-			if err := h.wait(ctx, h.backoff(attempt), last); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		body, readErr := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
-		resp.Body.Close()
-		if readErr == nil && len(body) > MaxBody {
-			readErr = fmt.Errorf("answer larger than %d bytes", MaxBody)
-		}
-		switch code := resp.StatusCode; {
-		case code >= 200 && code < 300:
-			if readErr != nil {
-				last = fmt.Errorf("%s: reading answer: %w", h.Provider, readErr)
-				if err := h.wait(ctx, h.backoff(attempt), last); err != nil {
-					return nil, err
+			d = h.backoff(attempt)
+		} else {
+			body, readErr := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+			resp.Body.Close()
+			tooBig := readErr == nil && len(body) > MaxBody
+			switch code := resp.StatusCode; {
+			case code >= 200 && code < 300 && tooBig:
+				// The same answer would come back: not retried.
+				return nil, &StatusError{Provider: h.Provider, Status: code, Body: fmt.Sprintf("answer larger than %d bytes", MaxBody)}
+			case code >= 200 && code < 300 && readErr != nil:
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
 				}
-				continue
-			}
-			return &Response{Status: code, Header: resp.Header, Body: body}, nil
-		case code == http.StatusTooManyRequests || (code == http.StatusForbidden && rateLimited(resp.Header)):
-			d, named := retryAfter(resp.Header, time.Now())
-			if !named {
+				last = fmt.Errorf("%s: %s %s: reading answer: %w", h.Provider, req.Method, redactURL(req), readErr)
 				d = h.backoff(attempt)
+			case code >= 200 && code < 300:
+				return &Response{Status: code, Header: resp.Header, Body: body}, nil
+			case rateLimited(code, resp.Header, body):
+				var named bool
+				d, named = retryAfter(resp.Header, time.Now())
+				if !named {
+					d = h.backoff(attempt)
+					if code == http.StatusForbidden {
+						// GitHub's secondary limit without headers: "wait
+						// at least one minute".
+						d = time.Minute
+					}
+				}
+				last = &RateLimitError{Provider: h.Provider, RetryAfter: d, Err: h.status(code, body)}
+			case code >= 500:
+				last = h.status(code, body)
+				var named bool
+				if d, named = retryAfter(resp.Header, time.Now()); !named {
+					d = h.backoff(attempt)
+				}
+			case code == http.StatusUnauthorized:
+				return nil, fmt.Errorf("%w (%s: HTTP 401)", ErrUnauthorized, h.Provider)
+			case code == http.StatusForbidden:
+				if s := snippet(body); s != "" {
+					return nil, fmt.Errorf("%w (%s: HTTP 403: %s)", ErrUnauthorized, h.Provider, s)
+				}
+				return nil, fmt.Errorf("%w (%s: HTTP 403)", ErrUnauthorized, h.Provider)
+			case code == http.StatusNotFound || code == http.StatusGone:
+				return nil, fmt.Errorf("%w (%s: HTTP %d)", ErrNotFound, h.Provider, code)
+			default:
+				return nil, h.status(code, body)
 			}
-			last = &RateLimitError{Provider: h.Provider, RetryAfter: d, Err: h.status(code, body)}
-			if attempt == attempts-1 {
-				return nil, last
-			}
-			if err := h.wait(ctx, d, last); err != nil {
-				return nil, err
-			}
-		case code >= 500:
-			last = h.status(code, body)
-			d, named := retryAfter(resp.Header, time.Now())
-			if !named {
-				d = h.backoff(attempt)
-			}
-			if attempt == attempts-1 {
-				break
-			}
-			if err := h.wait(ctx, d, last); err != nil {
-				return nil, err
-			}
-		case code == http.StatusUnauthorized:
-			return nil, fmt.Errorf("%w (%s: HTTP 401)", ErrUnauthorized, h.Provider)
-		case code == http.StatusNotFound || code == http.StatusGone:
-			return nil, fmt.Errorf("%w (%s: HTTP %d)", ErrNotFound, h.Provider, code)
-		default:
-			return nil, h.status(code, body)
+		}
+		if attempt >= attempts-1 {
+			return nil, last
+		}
+		if err := h.wait(ctx, d, last); err != nil {
+			return nil, err
 		}
 	}
-	return nil, last
 }
 
 func (h *HTTP) client() *http.Client {
@@ -197,28 +205,53 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// rateLimited reports whether a 403 is GitHub's primary or secondary rate
-// limit rather than a refusal.
-func rateLimited(h http.Header) bool {
-	return h.Get("Retry-After") != "" || h.Get("X-RateLimit-Remaining") == "0"
+// rateLimited reports whether an answer that is not a success asks us to
+// slow down: any 429; a 403 that is GitHub's primary or secondary rate limit
+// (Retry-After, an exhausted X-RateLimit-Remaining, or a message saying so)
+// rather than a refusal; a 400 with an exhausted window, which is how Linear
+// answers RATELIMITED.
+func rateLimited(code int, h http.Header, body []byte) bool {
+	exhausted := h.Get("X-RateLimit-Remaining") == "0" ||
+		h.Get("X-RateLimit-Requests-Remaining") == "0" ||
+		h.Get("X-RateLimit-Complexity-Remaining") == "0"
+	msg := bytes.ToLower(body[:min(len(body), 4096)])
+	switch code {
+	case http.StatusTooManyRequests:
+		return true
+	case http.StatusForbidden:
+		return exhausted || h.Get("Retry-After") != "" || bytes.Contains(msg, []byte("rate limit"))
+	case http.StatusBadRequest:
+		return exhausted || bytes.Contains(msg, []byte("ratelimited"))
+	}
+	return false
 }
+
+// maxRetryAfter bounds a Retry-After in seconds.
+const maxRetryAfter = 24 * time.Hour
 
 // retryAfter reads how long the provider asks us to wait: Retry-After
 // (seconds or an HTTP date), then the reset time of an exhausted window
-// (GitHub X-RateLimit-Reset in Unix seconds; Linear X-RateLimit-Requests-Reset
-// and X-RateLimit-Complexity-Reset in Unix milliseconds).
+// (GitHub X-RateLimit-Reset in Unix seconds, Jira's in ISO 8601; Linear
+// X-RateLimit-Requests-Reset and X-RateLimit-Complexity-Reset in Unix
+// milliseconds).
 func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
 		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 {
-			return time.Duration(secs * float64(time.Second)), true
+			// min also keeps "Inf" or "1e300" from overflowing.
+			return time.Duration(min(secs, maxRetryAfter.Seconds()) * float64(time.Second)), true
 		}
 		if t, err := http.ParseTime(v); err == nil {
 			return max(0, t.Sub(now)), true
 		}
 	}
 	if h.Get("X-RateLimit-Remaining") == "0" {
-		if secs, err := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64); err == nil {
+		reset := strings.TrimSpace(h.Get("X-RateLimit-Reset"))
+		if secs, err := strconv.ParseInt(reset, 10, 64); err == nil {
 			return max(0, time.Unix(secs, 0).Sub(now)), true
+		}
+		// Jira Cloud sends an ISO 8601 time.
+		if t, err := time.Parse(time.RFC3339, reset); err == nil {
+			return max(0, t.Sub(now)), true
 		}
 	}
 	for _, kind := range []string{"Requests", "Complexity"} {
