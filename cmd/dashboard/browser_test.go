@@ -3,19 +3,28 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image/png"
 	"log/slog"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/fetch"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/google/go-cmp/cmp"
 	"github.com/hibiken/asynq"
 	"golang.org/x/crypto/bcrypt"
 
@@ -44,7 +53,7 @@ func TestBrowserLogsInAndSeesTheSixQueues(t *testing.T) {
 
 	bin := buildBinary(t)
 	addr := freeAddr(t)
-	hash, err := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.DefaultCost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +99,12 @@ func TestBrowserLogsInAndSeesTheSixQueues(t *testing.T) {
 	// Answer the basic-auth challenge, as a person would in the login
 	// dialog. The listener must return at once: commands go in goroutines.
 	challenged := make(chan struct{}, 64)
+	// Every request of the page pauses here: one that would leave loopback
+	// (Google Fonts, before the dashboard rewrote asynqmon's page) is
+	// recorded and failed instead of sent.
+	var reqMu sync.Mutex
+	var seen int
+	var outside []string
 	err = chromedp.Listen(ctx, func(ev any) {
 		switch ev := ev.(type) {
 		case *fetch.EventAuthRequired:
@@ -104,6 +119,25 @@ func TestBrowserLogsInAndSeesTheSixQueues(t *testing.T) {
 				})
 			}()
 		case *fetch.EventRequestPaused:
+			u, err := neturl.Parse(ev.Request.URL)
+			host := ""
+			if err == nil {
+				host = u.Hostname()
+			}
+			ip := net.ParseIP(host)
+			local := host == "localhost" || ip != nil && ip.IsLoopback()
+			reqMu.Lock()
+			seen++
+			if !local {
+				outside = append(outside, ev.Request.URL)
+			}
+			reqMu.Unlock()
+			if !local {
+				go func() {
+					_, _ = chromedp.Call(ctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: ev.RequestID, ErrorReason: network.ErrorReasonBlockedByClient})
+				}()
+				return
+			}
 			go func() {
 				_, _ = chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
 			}()
@@ -172,6 +206,14 @@ func TestBrowserLogsInAndSeesTheSixQueues(t *testing.T) {
 	}
 	if !strings.Contains(text, "forecast-updates:update-all-cases-forecast") {
 		t.Errorf("schedulers page lacks the nightly forecast: %q", text)
+	}
+	reqMu.Lock()
+	defer reqMu.Unlock()
+	if seen < 5 {
+		t.Errorf("only %d requests seen: the network watch is broken", seen)
+	}
+	if len(outside) > 0 {
+		t.Errorf("the dashboard made the browser request other origins: %v", outside)
 	}
 }
 
@@ -297,4 +339,330 @@ func browser(t *testing.T) context.Context {
 	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
 	return ctx
+}
+
+// TestBrowserShowsTheJobQueuesPage starts the real binary and drives the Job
+// Queues page (the original's Admin > Job Queues table) in headless
+// Chromium: the six queues on an empty store, the counts after tasks arrive
+// (by the page's own 10 s refresh), pause and clean with its confirmation
+// dialog. It writes job-queues-empty.png and job-queues-tasks.png.
+func TestBrowserShowsTheJobQueuesPage(t *testing.T) {
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("%s is missing: install Debian's chromium (scripts/ci-services.sh does): %v", chromium, err)
+	}
+	opt, url := testenv.Redis(t)
+	base := startDashboard(t, url, "admin", "correct horse", "EMAIL_CONCURRENCY=4")
+
+	ctx := browser(t)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1400, 760)); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	dialogs, answers := answerBrowser(t, ctx, "admin", "correct horse")
+	consoleErrors := watchConsole(t, ctx)
+
+	// "/" leads to the page.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	var rows []map[string]string
+	var err error
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("last table: %v (err %v)", rows, err)
+		}
+	})
+	table := func() []map[string]string {
+		rows, err = chromedp.Run(ctx, chromedp.Evaluate[[]map[string]string](`Array.from(document.querySelectorAll("#queues tbody tr"), (r) => {
+			const o = { queue: r.dataset.queue };
+			r.querySelectorAll("[data-field]").forEach((c) => { o[c.dataset.field] = c.textContent.trim(); });
+			o.buttons = Array.from(r.querySelectorAll("button"), (b) => b.dataset.action + (b.disabled ? "!" : "")).join(" ");
+			return o;
+		})`))
+		return rows
+	}
+	row := func(q string) map[string]string {
+		for _, r := range rows {
+			if r["queue"] == q {
+				return r
+			}
+		}
+		return nil
+	}
+	testenv.Eventually(t, 20*time.Second, func() bool { return len(table()) == 6 }, "the page to list six queues")
+	if u, err := chromedp.Run(ctx, chromedp.Location()); err != nil || !strings.HasSuffix(u, "/admin/queues/overview") {
+		t.Errorf("/ led to %q (%v)", u, err)
+	}
+	order := []string{task.QueueForecast, task.QueueNotifications, task.QueueEmails, task.QueueIssueSync, task.QueueTestmoImports, task.QueueReindex}
+	for i, q := range order {
+		want := map[string]string{"queue": q, "status": "Idle", "live": "—", "waiting": "0", "active": "0", "completed": "0",
+			"failed": "0", "delayed": "0", "buttons": "pause! clean"}
+		spec, _ := task.LookupQueue(q)
+		want["configured"] = fmt.Sprint(spec.DefaultConcurrency)
+		if q == task.QueueEmails {
+			want["configured"] = "4" // EMAIL_CONCURRENCY, as the workers read it
+		}
+		if diff := cmp.Diff(want, rows[i]); diff != "" {
+			t.Errorf("empty store, row %d (-want +got):\n%s", i, diff)
+		}
+	}
+	saveScreenshot(t, "job-queues-empty.png", fullScreenshot(t, ctx))
+
+	// Tasks arrive, and workers start: the page shows them at its next
+	// refresh, without a reload.
+	seedQueues(t, opt)
+	client := asynq.NewClient(opt)
+	t.Cleanup(func() { client.Close() })
+	for range 2 {
+		tk, err := task.NewCreateNotification(task.CreateNotification{UserID: "u1", Type: task.NotificationTypeWorkAssigned, Title: "Done"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.Enqueue(tk, asynq.Retention(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tk, _ := task.NewSendNotificationEmail(task.SendNotificationEmail{NotificationID: "n2", UserID: "u1"})
+	if _, err := client.Enqueue(tk, asynq.ProcessIn(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	tk, _ = task.NewProcessTestmoImport(task.ProcessTestmoImport{JobID: "ck2", Mode: "import"})
+	failed, err := client.Enqueue(tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspector(opt)
+	t.Cleanup(func() { insp.Close() })
+	if err := insp.ArchiveTask(task.QueueTestmoImports, failed.ID); err != nil {
+		t.Fatal(err)
+	}
+	startQueueWorker(t, opt, task.QueueNotifications, 5, false)
+	startQueueWorker(t, opt, task.QueueForecast, 2, true)
+
+	// notifications keeps its completed tasks for its retention: the
+	// seeded one and the two above.
+	want := map[string]map[string]string{
+		task.QueueForecast:      {"status": "Active", "live": "2", "waiting": "0", "active": "1", "completed": "0"},
+		task.QueueNotifications: {"status": "Idle", "live": "5", "waiting": "0", "active": "0", "completed": "3"},
+		task.QueueEmails:        {"status": "Idle", "live": "—", "waiting": "1", "delayed": "1", "buttons": "pause clean"},
+		task.QueueTestmoImports: {"status": "Idle", "waiting": "1", "failed": "1"},
+		task.QueueReindex:       {"status": "Idle", "waiting": "1", "buttons": "pause clean"},
+	}
+	matches := func() bool {
+		table()
+		for q, fields := range want {
+			r := row(q)
+			for k, v := range fields {
+				if r == nil || r[k] != v {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	testenv.Eventually(t, 25*time.Second, matches, "the page to refresh itself with the tasks and workers")
+
+	// Pause: no confirmation; the badge turns at once.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`tr[data-queue="elasticsearch-reindex"] button[data-action="pause"]`))); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		table()
+		r := row(task.QueueReindex)
+		return r != nil && r["status"] == "Paused" && r["buttons"] == "resume clean"
+	}, "the reindex queue to show paused")
+	if qi, err := insp.GetQueueInfo(task.QueueReindex); err != nil || !qi.Paused {
+		t.Fatalf("the page's pause did not pause: %+v %v", qi, err)
+	}
+	saveScreenshot(t, "job-queues-tasks.png", fullScreenshot(t, ctx))
+
+	// Clean asks first: dismissed, nothing is deleted; accepted, the failed
+	// task goes and the waiting one stays.
+	cleanButton := chromedp.CSS(`tr[data-queue="testmo-imports"] button[data-action="clean"]`)
+	answers <- false
+	if err := chromedp.Do(ctx, chromedp.Click(cleanButton)); err != nil {
+		t.Fatal(err)
+	}
+	if msg := <-dialogs; !strings.Contains(msg, "Clean testmo-imports?") || !strings.Contains(msg, "1 failed") {
+		t.Errorf("confirmation dialog: %q", msg)
+	}
+	if qi, err := insp.GetQueueInfo(task.QueueTestmoImports); err != nil || qi.Archived != 1 {
+		t.Fatalf("a dismissed clean deleted: %+v %v", qi, err)
+	}
+	answers <- true
+	if err := chromedp.Do(ctx, chromedp.Click(cleanButton)); err != nil {
+		t.Fatal(err)
+	}
+	<-dialogs
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		table()
+		r := row(task.QueueTestmoImports)
+		return r != nil && r["failed"] == "0" && r["waiting"] == "1"
+	}, "the clean to show")
+	if qi, err := insp.GetQueueInfo(task.QueueTestmoImports); err != nil || qi.Archived != 0 || qi.Pending != 1 {
+		t.Fatalf("after clean: %+v %v", qi, err)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#error")))
+	if err != nil || strings.TrimSpace(text) != "" {
+		t.Errorf("the page shows an error: %q (%v)", text, err)
+	}
+	// Nothing was refused by the Content-Security-Policy, nothing threw.
+	if errs := consoleErrors(); len(errs) > 0 {
+		t.Errorf("browser console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// watchConsole collects the page's uncaught exceptions and the browser's
+// error messages (Content-Security-Policy refusals among them); the returned
+// func lists them so far.
+func watchConsole(t *testing.T, ctx context.Context) func() []string {
+	t.Helper()
+	var mu sync.Mutex
+	var errs []string
+	add := func(s string) {
+		mu.Lock()
+		errs = append(errs, s)
+		mu.Unlock()
+	}
+	err := chromedp.Listen(ctx, func(ev any) {
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			add("exception: " + ev.ExceptionDetails.Text)
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError {
+				add(fmt.Sprintf("console.error (%d arguments)", len(ev.Args)))
+			}
+		case *cdplog.EventEntryAdded:
+			if ev.Entry.Level == cdplog.EntryLevelError {
+				add(fmt.Sprintf("%s: %s (%s)", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(errs)
+	}
+}
+
+// startDashboard builds and starts the dashboard binary on Valkey url with
+// an admin user, and returns its base URL once it serves /healthz.
+func startDashboard(t *testing.T, url, user, password string, env ...string) string {
+	t.Helper()
+	bin := buildBinary(t)
+	addr := freeAddr(t)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(append(os.Environ(),
+		"VALKEY_URL="+url, "DASHBOARD_ADDR="+addr, "DASHBOARD_USER="+user,
+		"DASHBOARD_PASSWORD_HASH="+string(hash), "LOG_FORMAT=text", "HTTP_ADDR="), env...)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("dashboard logs:\n%s", logs.String())
+		}
+	})
+	base := "http://" + addr
+	testenv.Eventually(t, 15*time.Second, func() bool {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}, "the dashboard binary to serve /healthz")
+	return base
+}
+
+// answerBrowser answers the page's basic-auth challenges with user and
+// password, as a person would in the login dialog, and its JavaScript
+// dialogs with the next value sent on answers (true accepts), reporting each
+// dialog's message on the returned channel.
+func answerBrowser(t *testing.T, ctx context.Context, user, password string) (dialogs <-chan string, answers chan<- bool) {
+	t.Helper()
+	messages := make(chan string, 8)
+	decisions := make(chan bool, 8)
+	// The listener must return at once: commands go in goroutines.
+	err := chromedp.Listen(ctx, func(ev any) {
+		switch ev := ev.(type) {
+		case *fetch.EventAuthRequired:
+			go func() {
+				_, _ = chromedp.Call(ctx, fetch.ContinueWithAuth, fetch.ContinueWithAuthParams{
+					RequestID: ev.RequestID,
+					AuthChallengeResponse: &fetch.AuthChallengeResponse{
+						Response: fetch.AuthChallengeResponseResponseProvideCredentials,
+						Username: user, Password: password,
+					},
+				})
+			}()
+		case *fetch.EventRequestPaused:
+			go func() {
+				_, _ = chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
+			}()
+		case *page.EventJavascriptDialogOpening:
+			messages <- ev.Message
+			go func() {
+				accept := false
+				select {
+				case accept = <-decisions:
+				case <-time.After(5 * time.Second):
+				}
+				_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: accept})
+			}()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handleAuth := true
+	if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{HandleAuthRequests: &handleAuth}); err != nil {
+		t.Fatal(err)
+	}
+	return messages, decisions
+}
+
+// startQueueWorker runs an asynq server of concurrency slots on queue, as a
+// worker would; its tasks succeed, or with block run until the test ends.
+func startQueueWorker(t *testing.T, opt asynq.RedisClientOpt, queue string, concurrency int, block bool) {
+	t.Helper()
+	srv := asynq.NewServer(opt, asynq.Config{Concurrency: concurrency, Queues: map[string]int{queue: 1}, LogLevel: asynq.FatalLevel})
+	release := make(chan struct{})
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(queue+":", func(ctx context.Context, _ *asynq.Task) error {
+		if block {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+		}
+		return nil
+	})
+	if err := srv.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	t.Cleanup(func() { close(release) }) // runs first: blocked tasks end
+}
+
+func fullScreenshot(t *testing.T, ctx context.Context) []byte {
+	t.Helper()
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := png.Decode(bytes.NewReader(shot)); err != nil {
+		t.Fatalf("screenshot is not a PNG: %v", err)
+	}
+	return shot
 }

@@ -1,10 +1,16 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -82,5 +88,129 @@ func TestRunServesAndStops(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return")
+	}
+}
+
+// lockedBuffer collects a process's logs, written from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startRun runs the dashboard with env until the test ends, and returns
+// once it serves /healthz.
+func startRun(t *testing.T, env map[string]string, stderr io.Writer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, func(k string) string { return env[k] }, stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("run did not return")
+		}
+	})
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		resp, err := http.Get("http://" + env["DASHBOARD_ADDR"] + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}, "/healthz")
+}
+
+func TestRunWarnsThatOpenModeIgnoresCredentials(t *testing.T) {
+	_, url := testenv.Redis(t)
+	var logs lockedBuffer
+	startRun(t, map[string]string{"VALKEY_URL": url, "DASHBOARD_ADDR": freeAddr(t), "DASHBOARD_INSECURE_OPEN": "true",
+		"DASHBOARD_TOKEN_HASH": dashboard.HashToken("tok-admin")}, &logs)
+	testenv.Eventually(t, 5*time.Second, func() bool { return strings.Contains(logs.String(), "dashboard listening") }, "the start logs")
+	if !strings.Contains(logs.String(), "credentials are IGNORED") || !strings.Contains(logs.String(), "DASHBOARD_TOKEN_HASH") {
+		t.Errorf("no warning that DASHBOARD_TOKEN_HASH is ignored:\n%s", logs.String())
+	}
+}
+
+// TestServerBoundsHeadersAndClosesIdleAndSlowConnections talks raw HTTP to
+// the running binary's server: oversized headers are refused, and neither
+// an idle keep-alive connection nor a body that never arrives holds a
+// connection open for good.
+func TestServerBoundsHeadersAndClosesIdleAndSlowConnections(t *testing.T) {
+	_, url := testenv.Redis(t)
+	addr := freeAddr(t)
+	startRun(t, map[string]string{"VALKEY_URL": url, "DASHBOARD_ADDR": addr, "DASHBOARD_INSECURE_OPEN": "true"}, io.Discard)
+
+	req, _ := http.NewRequest("GET", "http://"+addr+"/healthz", nil)
+	req.Header.Set("X-Padding", strings.Repeat("x", 100<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("100 KiB of headers: %d, want 431", resp.StatusCode)
+	}
+
+	// Both wait for the server's timeouts (15s), so they run side by side.
+	const patience = 25 * time.Second
+	closedWithin := func(name, request string, readFirst bool) func() error {
+		return func() error {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			if _, err := io.WriteString(conn, request); err != nil {
+				return err
+			}
+			br := bufio.NewReader(conn)
+			if readFirst {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			start := time.Now()
+			_ = conn.SetReadDeadline(start.Add(patience))
+			_, err = io.Copy(io.Discard, br)
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return fmt.Errorf("%s: the connection is still open after %s", name, patience)
+			}
+			t.Logf("%s: closed after %s", name, time.Since(start).Round(time.Second))
+			return nil
+		}
+	}
+	checks := []func() error{
+		closedWithin("idle keep-alive connection", "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", true),
+		closedWithin("body that never arrives", "POST /api/v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"type\":", false),
+	}
+	errs := make(chan error, len(checks))
+	for _, c := range checks {
+		go func() { errs <- c() }()
+	}
+	for range checks {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

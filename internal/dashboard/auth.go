@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -57,6 +59,9 @@ func HashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// minBcryptCost is the lowest bcrypt cost a *_PASSWORD_HASH may have.
+const minBcryptCost = bcrypt.DefaultCost
+
 // HashPassword returns the bcrypt hash to put in a *_PASSWORD_HASH variable.
 func HashPassword(password string) (string, error) {
 	b, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
@@ -78,8 +83,12 @@ func (c Credentials) validate() error {
 		case p.hash == "":
 			return fmt.Errorf("config: %s: required with %s (a bcrypt hash: tpictl hash-password)", p.hashVar, p.userVar)
 		default:
-			if _, err := bcrypt.Cost([]byte(p.hash)); err != nil {
+			cost, err := bcrypt.Cost([]byte(p.hash))
+			if err != nil {
 				return fmt.Errorf("config: %s: not a bcrypt hash (make one with tpictl hash-password; in docker-compose.yml write each $ as $$)", p.hashVar)
+			}
+			if cost < minBcryptCost {
+				return fmt.Errorf("config: %s: bcrypt cost %d is below the minimum of %d: too cheap to guess against if it leaks (make a new hash with tpictl hash-password)", p.hashVar, cost, minBcryptCost)
 			}
 		}
 	}
@@ -134,6 +143,13 @@ type authenticator struct {
 	// passwords (each costs tens of milliseconds of CPU) queues instead of
 	// taking every core.
 	bcryptSlots chan struct{}
+	// compare is bcrypt.CompareHashAndPassword (a test counts its calls).
+	compare func(hash, password []byte) error
+	// throttle, if set, refuses logins from clients that failed too often
+	// (see LoginLimit); trusted are the proxies whose X-Forwarded-For names
+	// the client.
+	throttle *loginThrottle
+	trusted  []netip.Prefix
 }
 
 type tokenRole struct {
@@ -145,7 +161,8 @@ type tokenRole struct {
 const dummyHash = "$2a$10$u70aivWPrRsJCGjLaGaex.N07LmciaHNxekhfT14WYh9qz4glcFwq"
 
 func newAuthenticator(c Credentials, open bool) *authenticator {
-	a := &authenticator{creds: c, open: open, verified: map[[sha256.Size]byte]Role{}, bcryptSlots: make(chan struct{}, 2)}
+	a := &authenticator{creds: c, open: open, verified: map[[sha256.Size]byte]Role{}, bcryptSlots: make(chan struct{}, 2),
+		compare: bcrypt.CompareHashAndPassword}
 	for _, t := range []struct {
 		hash string
 		role Role
@@ -178,18 +195,47 @@ func (a *authenticator) role(r *http.Request) Role {
 		if !ok {
 			return RoleNone
 		}
-		return a.basic(user, pass)
+		return a.basic(a.client(r), user, pass)
 	}
 	return RoleNone
 }
 
-func (a *authenticator) basic(user, pass string) Role {
+// client names the client of r for the throttle.
+func (a *authenticator) client(r *http.Request) string { return clientIP(r, a.trusted) }
+
+// throttled returns how long the client of r must wait before its
+// basic-auth password is checked; 0 when it need not (no basic auth, a
+// cached login, open mode, no throttle).
+func (a *authenticator) throttled(r *http.Request) time.Duration {
+	if a.open || a.throttle == nil {
+		return 0
+	}
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		return 0
+	}
+	if _, ok := a.cached(user, pass); ok {
+		return 0
+	}
+	return a.throttle.wait(a.client(r), user)
+}
+
+func (a *authenticator) cached(user, pass string) (Role, bool) {
 	key := sha256.Sum256([]byte(user + "\x00" + pass))
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	role, ok := a.verified[key]
-	a.mu.Unlock()
-	if ok {
+	return role, ok
+}
+
+// basic checks a basic-auth login of client. A throttled client is refused
+// without running bcrypt; a failure counts against client and user.
+func (a *authenticator) basic(client, user, pass string) Role {
+	if role, ok := a.cached(user, pass); ok {
 		return role
+	}
+	if a.throttle != nil && a.throttle.wait(client, user) > 0 {
+		return RoleNone
 	}
 	hash, role := []byte(dummyHash), RoleNone
 	if a.creds.AdminUser != "" && subtle.ConstantTimeCompare([]byte(user), []byte(a.creds.AdminUser)) == 1 {
@@ -198,11 +244,15 @@ func (a *authenticator) basic(user, pass string) Role {
 		hash, role = []byte(a.creds.ViewerPasswordHash), RoleViewer
 	}
 	a.bcryptSlots <- struct{}{}
-	err := bcrypt.CompareHashAndPassword(hash, []byte(pass))
+	err := a.compare(hash, []byte(pass))
 	<-a.bcryptSlots
 	if err != nil || role == RoleNone {
+		if a.throttle != nil {
+			a.throttle.failed(client, user)
+		}
 		return RoleNone
 	}
+	key := sha256.Sum256([]byte(user + "\x00" + pass))
 	a.mu.Lock()
 	a.verified[key] = role
 	a.mu.Unlock()

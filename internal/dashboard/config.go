@@ -2,7 +2,7 @@ package dashboard
 
 import (
 	"fmt"
-	"strings"
+	"net/netip"
 
 	"github.com/hibiken/asynq"
 
@@ -24,8 +24,18 @@ type Config struct {
 	// is unaffected). DASHBOARD_READ_ONLY, default false.
 	ReadOnly bool
 	// InsecureOpen serves everything without authentication. It is refused
-	// unless Addr binds to loopback. DASHBOARD_INSECURE_OPEN, default false.
+	// unless Addr binds to loopback, and then answers only requests whose
+	// Host is a loopback name (no DNS rebinding). DASHBOARD_INSECURE_OPEN,
+	// default false.
 	InsecureOpen bool
+	// Login bounds password guessing on basic auth (DASHBOARD_LOGIN_BURST,
+	// DASHBOARD_LOGIN_INTERVAL); the zero value means the defaults.
+	Login LoginLimit
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client that the login throttle counts; without them (the
+	// default) X-Forwarded-For is ignored. DASHBOARD_TRUSTED_PROXIES, IP
+	// addresses or CIDR blocks separated by commas.
+	TrustedProxies []netip.Prefix
 	// Credentials are the hashed secrets.
 	Credentials Credentials
 	// Redis is VALKEY_URL.
@@ -37,6 +47,13 @@ type Config struct {
 	// the enqueue API refuses a task whose tenant the workers would refuse.
 	// The zero value is a plain single-tenant deployment.
 	Tenants tenant.Settings
+	// QueueConcurrency is each queue's concurrency as its workers are
+	// configured, read from the same variables (NOTIFICATION_CONCURRENCY,
+	// EMAIL_CONCURRENCY, FORECAST_CONCURRENCY, SYNC_CONCURRENCY,
+	// TESTMO_IMPORT_CONCURRENCY, ELASTICSEARCH_REINDEX_CONCURRENCY) with the
+	// same defaults (pkg/task.Queues); the Job Queues page shows it beside
+	// what the running workers offer. A missing queue means its default.
+	QueueConcurrency map[string]int
 }
 
 // LoadConfig reads the DASHBOARD_* variables; the caller checks env.Err().
@@ -48,6 +65,11 @@ func LoadConfig(env *config.Env, base worker.Config) Config {
 		RootPath:     env.String("DASHBOARD_PATH", "/admin/queues"),
 		ReadOnly:     env.Bool("DASHBOARD_READ_ONLY", false),
 		InsecureOpen: env.Bool("DASHBOARD_INSECURE_OPEN", false),
+		Login: LoginLimit{
+			Burst:    env.Int("DASHBOARD_LOGIN_BURST", defaultLoginBurst, 1, 1000),
+			Interval: env.Duration("DASHBOARD_LOGIN_INTERVAL", defaultLoginInterval),
+		},
+		TrustedProxies: loadTrustedProxies(env),
 		Credentials: Credentials{
 			AdminUser:          env.String("DASHBOARD_USER", ""),
 			AdminPasswordHash:  env.String("DASHBOARD_PASSWORD_HASH", ""),
@@ -60,7 +82,18 @@ func LoadConfig(env *config.Env, base worker.Config) Config {
 		Redis:        base.Redis,
 		MaxBodyBytes: int64(env.Bytes("DASHBOARD_MAX_BODY", 1<<20)),
 		Tenants:      base.Tenants,
+
+		QueueConcurrency: loadQueueConcurrency(env),
 	}
+}
+
+// loadTrustedProxies reads DASHBOARD_TRUSTED_PROXIES.
+func loadTrustedProxies(env *config.Env) []netip.Prefix {
+	p, err := ParseTrustedProxies(env.String("DASHBOARD_TRUSTED_PROXIES", ""))
+	if err != nil {
+		env.Fail("DASHBOARD_TRUSTED_PROXIES", "%v", err)
+	}
+	return p
 }
 
 // Validate refuses to serve without credentials, unless told explicitly to
@@ -72,8 +105,8 @@ func (c Config) Validate() error {
 	if c.Addr == "" {
 		return fmt.Errorf("config: DASHBOARD_ADDR: required")
 	}
-	if !strings.HasPrefix(c.RootPath, "/") || c.RootPath == "/" || strings.HasPrefix(c.RootPath, "/api/") || c.RootPath == "/metrics" || c.RootPath == "/healthz" {
-		return fmt.Errorf("config: DASHBOARD_PATH: %q must start with / and not be /, /api/..., /metrics or /healthz", c.RootPath)
+	if err := checkRootPath(c.RootPath); err != nil {
+		return err
 	}
 	if err := c.Credentials.validate(); err != nil {
 		return err

@@ -68,7 +68,16 @@ type errorBody struct {
 	Error string `json:"error"`
 }
 
-const maxTaskIDLen = 200
+// Bounds of the enqueue API's options.
+const (
+	maxTaskIDLen = 200
+	// maxProcessAhead is as far as processAt (and delay) may be; beyond,
+	// the task is most likely a mistake (a year 9999, a time in ms).
+	maxProcessAhead = 365 * 24 * time.Hour
+	// maxProcessBehind is as far in the past as processAt may be (it then
+	// runs at once); beyond, the time is most likely wrong.
+	maxProcessBehind = 30 * 24 * time.Hour
+)
 
 func (s *Server) enqueue(w http.ResponseWriter, r *http.Request) {
 	code, body := s.enqueueStatus(w, r)
@@ -108,7 +117,7 @@ func (s *Server) enqueueStatus(w http.ResponseWriter, r *http.Request) (int, any
 	case err != nil:
 		return http.StatusBadRequest, errorBody{"reading body: " + err.Error()}
 	}
-	req, opts, err := parseEnqueue(raw)
+	req, opts, err := parseEnqueue(raw, s.clock.Now())
 	if err != nil {
 		return http.StatusBadRequest, errorBody{err.Error()}
 	}
@@ -200,10 +209,15 @@ func WithTenant(payload json.RawMessage, tenantID string) (json.RawMessage, erro
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// parseEnqueue decodes and checks a request body, returning the asynq
-// options it asks for. Errors are the 400 message.
-func parseEnqueue(raw []byte) (EnqueueRequest, []asynq.Option, error) {
+// parseEnqueue decodes and checks a request body received at now, returning
+// the asynq options it asks for. Errors are the 400 message.
+func parseEnqueue(raw []byte, now time.Time) (EnqueueRequest, []asynq.Option, error) {
 	var req EnqueueRequest
+	// encoding/json would replace invalid UTF-8 with U+FFFD without a word:
+	// the task would not hold what the producer sent.
+	if !utf8.Valid(raw) {
+		return req, nil, fmt.Errorf("%s: not valid UTF-8", invalidUTF8Field(raw))
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
@@ -245,7 +259,11 @@ func parseEnqueue(raw []byte) (EnqueueRequest, []asynq.Option, error) {
 		opts = append(opts, asynq.ProcessIn(time.Duration(*o.Delay)*time.Millisecond))
 	}
 	if o.ProcessAt != nil {
-		opts = append(opts, asynq.ProcessAt(*o.ProcessAt))
+		at := *o.ProcessAt
+		if at.After(now.Add(maxProcessAhead)) || at.Before(now.Add(-maxProcessBehind)) {
+			return req, nil, fmt.Errorf("options.processAt: %s is out of range (from 30 days ago to one year ahead)", at.Format(time.RFC3339))
+		}
+		opts = append(opts, asynq.ProcessAt(at))
 	}
 	if o.MaxRetry != nil {
 		if *o.MaxRetry < 0 || *o.MaxRetry > 25 {
@@ -282,5 +300,85 @@ func checkTaskID(id string) error {
 			return errors.New("options.taskId: must not contain spaces or control characters")
 		}
 	}
+	// asynqmon puts the ID in its URLs' paths: a / or .. there would name
+	// another resource, and the task could be neither seen nor deleted.
+	for _, r := range id {
+		if !isTaskIDChar(r) {
+			return fmt.Errorf("options.taskId: %q is not allowed: use letters, digits and . _ : -", r)
+		}
+	}
+	if strings.Contains(id, "..") {
+		return errors.New("options.taskId: must not contain ..")
+	}
 	return nil
+}
+
+func isTaskIDChar(r rune) bool {
+	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '.' || r == '_' || r == ':' || r == '-'
+}
+
+// maxUTF8Depth bounds how deep invalidUTF8Field looks into nested JSON: it
+// re-parses each level, so a deeply nested body would cost quadratic time.
+const maxUTF8Depth = 8
+
+// invalidUTF8Field names where raw, a body that is not valid UTF-8, holds
+// the first invalid bytes: "payload.title", "options.taskId", "tenant", or
+// "body" when it cannot tell (a key, or a body that does not parse).
+func invalidUTF8Field(raw []byte) string {
+	name := utf8FieldIn("", raw, 0)
+	if name == "" {
+		return "body"
+	}
+	return name
+}
+
+// utf8FieldIn returns the path, below prefix, of the first value of raw
+// holding invalid UTF-8; prefix itself when raw is not an object or array
+// (or maxUTF8Depth is reached).
+func utf8FieldIn(prefix string, raw []byte, depth int) string {
+	if depth == maxUTF8Depth {
+		return prefix
+	}
+	join := func(k string) string {
+		if prefix == "" {
+			return k
+		}
+		return prefix + "." + k
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	tok, err := dec.Token()
+	if err != nil {
+		return prefix
+	}
+	switch tok {
+	case json.Delim('{'):
+		for dec.More() {
+			start := dec.InputOffset()
+			kt, err := dec.Token()
+			if err != nil {
+				return prefix
+			}
+			if key := raw[start:dec.InputOffset()]; !utf8.Valid(key) {
+				return prefix // the key itself
+			}
+			var v json.RawMessage
+			if err := dec.Decode(&v); err != nil {
+				return prefix
+			}
+			if !utf8.Valid(v) {
+				return utf8FieldIn(join(kt.(string)), v, depth+1)
+			}
+		}
+	case json.Delim('['):
+		for i := 0; dec.More(); i++ {
+			var v json.RawMessage
+			if err := dec.Decode(&v); err != nil {
+				return prefix
+			}
+			if !utf8.Valid(v) {
+				return utf8FieldIn(fmt.Sprintf("%s[%d]", prefix, i), v, depth+1)
+			}
+		}
+	}
+	return prefix
 }

@@ -2,30 +2,45 @@ package dashboard
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hibiken/asynq"
 
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
 
 // FuzzParseEnqueue feeds arbitrary bodies to the enqueue API's parser: it
-// must not panic, and what it accepts names a known type and valid options.
+// must not panic, and what it accepts is valid UTF-8 and names a known type
+// and valid options.
 func FuzzParseEnqueue(f *testing.F) {
+	now := time.Date(2029, 6, 1, 12, 0, 0, 0, time.UTC)
 	for _, s := range []string{
 		benchBody,
 		`{"type":"notifications:send-daily-digest"}`,
 		`{"type":"elasticsearch-reindex:reindex","payload":{"entityType":"all"},"options":{"jobId":"x","delay":5,"maxRetry":1,"timeout":"2s","retention":"1h"}}`,
 		`{"type":"x","options":{"processAt":"2030-01-01T00:00:00Z"}}`,
 		`{"type":`, `[]`, `null`, `{"type":"notifications:send-daily-digest","options":{"taskId":"\u0000"}}`,
+		`{"type":"notifications:send-daily-digest","options":{"taskId":"a/../b","processAt":"9999-01-01T00:00:00Z"}}`,
+		"{\"type\":\"notifications:send-daily-digest\",\"payload\":{\"a\":[\"\xff\"]}}",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, opts, err := parseEnqueue(body)
+		req, opts, err := parseEnqueue(body, now)
 		if err != nil {
 			return
+		}
+		if !utf8.Valid(body) {
+			t.Fatalf("accepted invalid UTF-8 %q", body)
+		}
+		if at := req.Options.ProcessAt; at != nil && (at.After(now.Add(maxProcessAhead)) || at.Before(now.Add(-maxProcessBehind))) {
+			t.Fatalf("accepted processAt %s", at)
 		}
 		if _, ok := task.QueueOf(req.Type); !ok {
 			t.Fatalf("accepted unknown type %q", req.Type)
@@ -93,6 +108,29 @@ func FuzzWithTenant(f *testing.F) {
 			if !reflect.DeepEqual(in, got) {
 				t.Fatalf("%q -> %q: other fields changed", payload, out)
 			}
+		}
+	})
+}
+
+// FuzzNewRootPath feeds arbitrary DASHBOARD_PATH values to New: it must
+// never panic (http.ServeMux panics on a pattern it cannot parse), and a
+// path it refuses is named in a one-line error.
+func FuzzNewRootPath(f *testing.F) {
+	for _, s := range []string{"/admin/queues", "//", "/a b", "/{x}", "/a/{$}", "/a/../b", "/..", "/api", "/a/", "GET /a", "/%2F", "/é", "/a\n", ""} {
+		f.Add(s)
+	}
+	opt := asynq.RedisClientOpt{Addr: "127.0.0.1:6379"}
+	f.Fuzz(func(t *testing.T, p string) {
+		s, err := New(Config{Addr: ":8080", RootPath: p, Redis: opt, Credentials: Credentials{AdminTokenHash: HashToken("a")}}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "config: DASHBOARD_PATH: ") || strings.Count(err.Error(), "\n") > 0 {
+				t.Fatalf("%q: %v", p, err)
+			}
+			return
+		}
+		s.Close()
+		if checkRootPath(p) != nil {
+			t.Fatalf("%q: New accepted what checkRootPath refuses", p)
 		}
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/testplanit/tpi-workers/internal/tenant"
+	"github.com/testplanit/tpi-workers/internal/worker"
 )
 
 // Server is the dashboard process's HTTP handler and what it holds open.
@@ -28,8 +29,13 @@ type Server struct {
 	reg     *prometheus.Registry
 	handler http.Handler
 
-	apiRequests *prometheus.CounterVec
-	authFailed  *prometheus.CounterVec
+	apiRequests    *prometheus.CounterVec
+	authFailed     *prometheus.CounterVec
+	loginThrottled prometheus.Counter
+
+	// clock bounds the enqueue API's processAt; the login throttle has its
+	// own (s.auth.throttle.clock).
+	clock worker.Clock
 }
 
 // New validates cfg and builds the server. Close it when done.
@@ -57,7 +63,11 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		insp:    asynq.NewInspector(cfg.Redis),
 		tenants: tenants,
 		reg:     prometheus.NewRegistry(),
+		clock:   worker.SystemClock{},
 	}
+	s.auth.trusted = cfg.TrustedProxies
+	s.auth.throttle = newLoginThrottle(cfg.Login, []string{cfg.Credentials.AdminUser, cfg.Credentials.ViewerUser}, nil)
+	warnIgnoredCredentials(cfg, log)
 	formatter := asynqmon.PayloadFormatterFunc(func(_ string, payload []byte) string { return string(payload) })
 	results := asynqmon.ResultFormatterFunc(func(_ string, result []byte) string { return string(result) })
 	s.rw = asynqmon.New(asynqmon.Options{RootPath: cfg.RootPath, RedisConnOpt: cfg.Redis, ReadOnly: cfg.ReadOnly,
@@ -73,13 +83,17 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		Name: "tpi_dashboard_auth_failures_total",
 		Help: "Requests refused for missing or wrong credentials, by area.",
 	}, []string{"area"})
+	s.loginThrottled = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tpi_dashboard_login_throttled_total",
+		Help: "Basic-auth logins refused with 429 because their client or user failed too often.",
+	})
 	// asynq's queue metrics (size, latency, processed and failed totals),
 	// registered once, on this server's own registry.
 	s.reg.MustRegister(
 		metrics.NewQueueMetricsCollector(s.insp),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		s.apiRequests, s.authFailed,
+		s.apiRequests, s.authFailed, s.loginThrottled,
 	)
 	s.handler = s.routes()
 	return s, nil
@@ -102,7 +116,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.require("metrics", RoleViewer, RoleAdmin)(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg})))
 	mux.Handle("/api/v1/tasks", http.HandlerFunc(s.enqueue))
-	mux.Handle("GET /{$}", http.RedirectHandler(s.cfg.RootPath+"/", http.StatusFound))
+	mux.Handle("GET /{$}", http.RedirectHandler(s.cfg.RootPath+overviewPath, http.StatusFound))
 	// Browsers send credentials with cross-site requests too: refuse unsafe
 	// cross-origin requests (CSRF) on the dashboard.
 	csrf := http.NewCrossOriginProtection()
@@ -114,7 +128,9 @@ func (s *Server) routes() http.Handler {
 	for _, f := range []string{"/manifest.json", "/favicon.ico"} {
 		mux.Handle("GET "+s.cfg.RootPath+f, s.ro)
 	}
-	return mux
+	// The Job Queues page and its API (queues.go).
+	s.queueRoutes(mux)
+	return s.harden(mux)
 }
 
 // dashboard routes admins to the full asynqmon and viewers (or everyone in
@@ -123,7 +139,7 @@ func (s *Server) routes() http.Handler {
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	role := roleFrom(r)
 	if role == RoleAdmin && !s.cfg.ReadOnly {
-		s.rw.ServeHTTP(w, r)
+		s.serveAsynqmon(s.rw, w, r)
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -134,7 +150,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "forbidden: "+why, http.StatusForbidden)
 		return
 	}
-	s.ro.ServeHTTP(w, r)
+	s.serveAsynqmon(s.ro, w, r)
 }
 
 type roleKey struct{}

@@ -17,6 +17,12 @@ import (
 // history only at shutdown. pruneHistory removes those orphans.
 const historyKeyPrefix = "asynq:scheduler_history:"
 
+// schedulersKey is asynq's sorted set of the schedulers' entry lists
+// (internal/base.AllSchedulers), each scored with the time its list
+// expires; asynq drops a member only when it lists the entries or when its
+// scheduler shuts down cleanly.
+const schedulersKey = "asynq:schedulers"
+
 // pruneHistory deletes the enqueue histories of entries that no live
 // scheduler has, last written more than minAge ago (an entry that has just
 // fired is always published well before that). It returns how many it
@@ -62,4 +68,60 @@ func pruneHistory(ctx context.Context, rc redis.UniversalClient, insp *asynq.Ins
 			return removed, nil
 		}
 	}
+}
+
+// expireHistory sets ttl on every enqueue history key that has no expiry
+// (asynq writes them with none), leaving the others as they are. It returns
+// how many it set. TTL then EXPIRE rather than EXPIRE NX, which needs
+// Redis 7.
+func expireHistory(ctx context.Context, rc redis.UniversalClient, ttl time.Duration) (int, error) {
+	set := 0
+	var cursor uint64
+	for {
+		keys, next, err := rc.Scan(ctx, cursor, historyKeyPrefix+"*", 1000).Result()
+		if err != nil {
+			return set, fmt.Errorf("scan scheduler histories: %w", err)
+		}
+		if len(keys) > 0 {
+			ttls := make([]*redis.DurationCmd, len(keys))
+			if _, err := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i, k := range keys {
+					ttls[i] = p.TTL(ctx, k)
+				}
+				return nil
+			}); err != nil {
+				return set, fmt.Errorf("read the expiry of scheduler histories: %w", err)
+			}
+			var bare []string
+			for i, c := range ttls {
+				if c.Val() == -1 { // exists, no expiry (-2: gone meanwhile)
+					bare = append(bare, keys[i])
+				}
+			}
+			if len(bare) > 0 {
+				if _, err := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
+					for _, k := range bare {
+						p.Expire(ctx, k, ttl)
+					}
+					return nil
+				}); err != nil {
+					return set, fmt.Errorf("set the expiry of scheduler histories: %w", err)
+				}
+				set += len(bare)
+			}
+		}
+		if cursor = next; cursor == 0 {
+			return set, nil
+		}
+	}
+}
+
+// dropExpiredSchedulers removes from asynq:schedulers the schedulers whose
+// entry list expired (they stopped without shutting down), so that the set
+// disappears once no scheduler runs.
+func dropExpiredSchedulers(ctx context.Context, rc redis.UniversalClient, now time.Time) error {
+	if err := rc.ZRemRangeByScore(ctx, schedulersKey, "-inf", fmt.Sprint(now.Unix()-1)).Err(); err != nil {
+		return fmt.Errorf("drop expired schedulers: %w", err)
+	}
+	return nil
 }

@@ -33,6 +33,13 @@ type Options struct {
 	// entries are deleted (see pruneHistory). Default 10m; negative
 	// disables.
 	HistoryPruneInterval time.Duration
+	// HistoryTTL is the expiry given to every enqueue history key
+	// (asynq:scheduler_history:<entry id>) that has none: asynq writes them
+	// without one and deletes only its live entries' at shutdown, so the
+	// histories of replaced entries, or all of them after a crash, would
+	// stay forever. It is set at start, at each prune (or every 10m) and at
+	// shutdown. Default 24h; negative disables.
+	HistoryTTL time.Duration
 }
 
 // Scheduler runs the periodic entries on asynq's PeriodicTaskManager.
@@ -44,6 +51,7 @@ type Scheduler struct {
 	redis      asynq.RedisConnOpt
 	prune      time.Duration
 	pruneMin   time.Duration
+	historyTTL time.Duration
 	stopPrune  context.CancelFunc
 	prunerDone chan struct{}
 
@@ -58,9 +66,12 @@ func New(o Options) (*Scheduler, error) {
 		return nil, errors.New("schedule: Options.Redis and Options.Provider are required")
 	}
 	timing := o.Timing.WithDefaults()
-	s := &Scheduler{provider: o.Provider, log: o.Logger, redis: o.Redis, prune: o.HistoryPruneInterval}
+	s := &Scheduler{provider: o.Provider, log: o.Logger, redis: o.Redis, prune: o.HistoryPruneInterval, historyTTL: o.HistoryTTL}
 	if s.prune == 0 {
-		s.prune = 10 * time.Minute
+		s.prune = defaultMaintenanceInterval
+	}
+	if s.historyTTL == 0 {
+		s.historyTTL = defaultHistoryTTL
 	}
 	hb := o.HeartbeatInterval
 	if hb <= 0 {
@@ -124,45 +135,102 @@ func (s *Scheduler) Start() error {
 	if err := s.mgr.Start(); err != nil {
 		return fmt.Errorf("schedule: %w", err)
 	}
-	if s.prune > 0 {
+	if s.prune > 0 || s.historyTTL > 0 {
 		ctx, cancel := context.WithCancel(context.Background())
 		s.stopPrune, s.prunerDone = cancel, make(chan struct{})
-		go s.pruner(ctx)
+		go s.maintain(ctx)
 	}
 	return nil
 }
 
-// Shutdown stops firing and removes the entries from the dashboard.
+// Shutdown stops firing and removes the entries from the dashboard; the
+// enqueue histories left behind get their expiry (see Options.HistoryTTL).
 func (s *Scheduler) Shutdown() {
-	if s.stopPrune != nil {
+	started := s.stopPrune != nil
+	if started {
 		s.stopPrune()
 		<-s.prunerDone
 	}
 	s.mgr.Shutdown()
+	if started {
+		// asynq has closed its connection: the last sweep takes its own,
+		// bounded, since a shutdown must not hang on an unreachable Valkey.
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownSweepTimeout)
+		defer cancel()
+		s.withRedis(func(rc redis.UniversalClient, insp *asynq.Inspector) { s.sweep(ctx, rc, insp) })
+	}
 }
 
-func (s *Scheduler) pruner(ctx context.Context) {
+// Timing of the history maintenance.
+const (
+	defaultMaintenanceInterval = 10 * time.Minute
+	defaultHistoryTTL          = 24 * time.Hour
+	shutdownSweepTimeout       = 5 * time.Second
+)
+
+// maintain prunes the histories of replaced entries and sets the expiry of
+// every history, at start and then every prune interval, until ctx ends.
+func (s *Scheduler) maintain(ctx context.Context) {
 	defer close(s.prunerDone)
-	rc, ok := s.redis.MakeRedisClient().(redis.UniversalClient)
+	every := s.prune
+	if every <= 0 {
+		every = defaultMaintenanceInterval
+	}
+	s.withRedis(func(rc redis.UniversalClient, insp *asynq.Inspector) {
+		// A scheduler that crashed left histories without expiry.
+		s.expire(ctx, rc)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.sweep(ctx, rc, insp)
+			}
+		}
+	})
+}
+
+// withRedis runs f with a connection of its own, closed after.
+func (s *Scheduler) withRedis(f func(redis.UniversalClient, *asynq.Inspector)) {
+	c := s.redis.MakeRedisClient()
+	rc, ok := c.(redis.UniversalClient)
 	if !ok {
+		s.log.Warn("cannot maintain the scheduler histories: unexpected Valkey client", "type", fmt.Sprintf("%T", c))
 		return
 	}
 	defer rc.Close()
-	insp := asynq.NewInspectorFromRedisClient(rc)
-	t := time.NewTicker(s.prune)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := pruneHistory(ctx, rc, insp, time.Now(), s.pruneMin)
-			if err != nil && ctx.Err() == nil {
-				s.log.Warn("cannot prune the histories of replaced scheduler entries", "err", err)
-			} else if n > 0 {
-				s.log.Debug("pruned the histories of replaced scheduler entries", "deleted", n)
-			}
+	f(rc, asynq.NewInspectorFromRedisClient(rc))
+}
+
+// sweep prunes (if enabled) then sets expiries (if enabled).
+func (s *Scheduler) sweep(ctx context.Context, rc redis.UniversalClient, insp *asynq.Inspector) {
+	if s.prune > 0 {
+		n, err := pruneHistory(ctx, rc, insp, time.Now(), s.pruneMin)
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("cannot prune the histories of replaced scheduler entries", "err", err)
+		} else if n > 0 {
+			s.log.Debug("pruned the histories of replaced scheduler entries", "deleted", n)
 		}
+	}
+	s.expire(ctx, rc)
+}
+
+// expire gives every history key without expiry s.historyTTL, and drops the
+// dashboard registrations of schedulers that stopped without saying so.
+func (s *Scheduler) expire(ctx context.Context, rc redis.UniversalClient) {
+	if s.historyTTL <= 0 {
+		return
+	}
+	n, err := expireHistory(ctx, rc, s.historyTTL)
+	if err == nil {
+		err = dropExpiredSchedulers(ctx, rc, time.Now())
+	}
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("cannot set the expiry of the scheduler histories", "err", err)
+	} else if n > 0 {
+		s.log.Debug("set the expiry of scheduler histories", "keys", n, "ttl", s.historyTTL.String())
 	}
 }
 

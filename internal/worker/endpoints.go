@@ -96,8 +96,19 @@ func serve(varName, addr string, h http.Handler) (*HTTPServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: cannot listen on %s: %w", varName, addr, err)
 	}
+	// Timeouts, so that idle or slow clients cannot hold connections (and
+	// goroutines) open: nothing served here streams or long-polls, and the
+	// largest body (the dashboard's enqueue API) is 1 MiB by default.
+	const (
+		readHeaderTimeout = 5 * time.Second
+		readTimeout       = 15 * time.Second // the whole request, body included
+		writeTimeout      = 60 * time.Second // the answer (a /metrics scrape of a busy Valkey)
+		idleTimeout       = 15 * time.Second // a keep-alive connection between requests
+		maxHeaderBytes    = 64 << 10
+	)
 	s := &HTTPServer{
-		srv:  &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second},
+		srv: &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+			WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes},
 		addr: ln.Addr().String(),
 		errc: make(chan error, 1),
 	}
