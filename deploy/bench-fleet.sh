@@ -45,6 +45,7 @@ export DATABASE_URL=$db_url VALKEY_URL=redis://127.0.0.1:$port/0
 # Free ports for every HTTP listener; the dashboard open on loopback only.
 export HTTP_ADDR=127.0.0.1:0 DASHBOARD_INSECURE_OPEN=true
 export EMAIL_SERVER_HOST=127.0.0.1 EMAIL_SERVER_PORT=1025 EMAIL_FROM=bench@example.com
+export ENCRYPTION_KEY=bench-fleet-key   # sync-worker refuses to start without it
 mkdir -p "$TPI_RUN_DIR" "$TPI_LOG_DIR"
 "$root/deploy/supervisor/programs.sh" "${fleet[@]}" > "$TPI_RUN_DIR/programs.conf"
 ctl() { supervisorctl -c "$root/deploy/supervisor/supervisord.conf" "$@"; }

@@ -72,6 +72,7 @@ func failingStart(t *testing.T, path, valkeyURL, dbURL string) string {
 		"DASHBOARD_INSECURE_OPEN=true",
 		"EMAIL_SERVER_HOST=127.0.0.1",
 		"EMAIL_FROM=fleet@example.com",
+		"ENCRYPTION_KEY=fleet-test-key", // sync-worker refuses to start without it
 	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

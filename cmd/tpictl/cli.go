@@ -30,7 +30,7 @@ var errUsage = errors.New("usage")
 
 func commands() map[string]command {
 	return map[string]command{
-		"migrate": {"[--mode auto|worker-only|all]", "apply migrations to DATABASE_URL (auto: only the worker schema on TestPlanIt's own database, else everything)", cmdMigrate},
+		"migrate": {"[--mode auto|worker-only|all] [--enable-linear]", "apply migrations to DATABASE_URL (auto: only the worker schema on TestPlanIt's own database, else everything)", cmdMigrate},
 		"seed":    {"", "load idempotent demo data into DATABASE_URL", cmdSeed},
 		"enqueue": {"<type> '<json>' [--tenant T] [--id ID] [--in DURATION] [--queue Q]", "validate a payload against the contract and enqueue it (--tenant sets its tenantId)", cmdEnqueue},
 		"types":   {"", "list the task types and their queues", cmdTypes},
@@ -56,6 +56,7 @@ func commands() map[string]command {
 		"hash-password": {"< password", "bcrypt hash for DASHBOARD_PASSWORD_HASH (password on stdin)", cmdHashPassword},
 		"new-token":     {"", "a random token and its SHA-256 for the DASHBOARD_*_TOKEN_HASH variables", cmdNewToken},
 
+		"sync":              {"<integrationId> [projectId] --user <userId> [--tenant T] [--id ID]", "enqueue an issue sync of an integration (or one project) on behalf of a user", cmdSync},
 		"forecast":          {"[--case ID] [--tenant T] [--inline]", "enqueue the nightly forecast job (or one case's) for a tenant; --inline computes it here", cmdForecast},
 		"gen-forecast-data": {"[--cases N] [--links N] [--results N] [--runs N] [--seed N]", "seed DATABASE_URL and add a generated forecast data set (default: the benchmark's)", cmdGenForecastData},
 	}

@@ -43,6 +43,8 @@ func cmdMigrate(ctx context.Context, c *cli, args []string) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	modeFlag := fs.String("mode", "auto", "auto: worker-only on TestPlanIt's own database, all on any other; "+
 		"all: TestPlanIt subset and worker schema (refused on TestPlanIt's database); worker-only: only the worker schema")
+	linear := fs.Bool("enable-linear", false, "also add LINEAR to TestPlanIt's \"IntegrationProvider\" enum (an explicit opt-in: "+
+		"PostgreSQL cannot remove it again, and TestPlanIt's own pages know no Linear integration)")
 	pos, err := parseFlags(fs, args)
 	if err != nil || len(pos) != 0 {
 		return errUsage
@@ -82,6 +84,18 @@ func cmdMigrate(ctx context.Context, c *cli, args []string) error {
 		news = fmt.Sprintf("%d new", res.Applied)
 	}
 	fmt.Fprintf(c.out, "migrations applied (%s) to %s (%s)\n", res.Mode, postgres.Redact(url), news)
+	if !*linear {
+		return nil
+	}
+	added, err := postgres.EnableLinear(ctx, pool)
+	if err != nil {
+		return err
+	}
+	if added {
+		fmt.Fprintln(c.out, `added LINEAR to "IntegrationProvider": Linear integrations can be synced`)
+	} else {
+		fmt.Fprintln(c.out, `"IntegrationProvider" already has LINEAR`)
+	}
 	return nil
 }
 

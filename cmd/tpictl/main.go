@@ -1,10 +1,11 @@
 // Command tpictl is the operator CLI of the TestPlanIt worker fleet:
 // migrations, demo data, one-off triggers and queue operations.
 //
-//	tpictl migrate [--mode auto|worker-only|all]
+//	tpictl migrate [--mode auto|worker-only|all] [--enable-linear]
 //	tpictl enqueue <type> '<json>' [--tenant T] [--id ID] [--in 10s]
 //	tpictl trigger <job> [--tenant T]
 //	tpictl queues
+//	tpictl sync <integrationId> [projectId] --user <userId>
 //	tpictl tasks <queue> [--state archived] [--limit N]
 //	tpictl task <queue> <task-id>
 //	tpictl pause <queue> | resume <queue>

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
@@ -20,13 +21,33 @@ import (
 // migrationsDir holds the embedded migration sets of internal/postgres, read here from disk.
 const migrationsDir = "../../internal/postgres/migrations"
 
+// ourAdditions are the development subset's migrations that TestPlanIt's own schema lacks: the
+// stand-in for TestPlanIt's database leaves them out.
+var ourAdditions = []string{"00009_linear_provider.sql"}
+
 // applyTestPlanItSet applies the testplanit migration files to db with goose, recording their
 // versions in table: the stand-in for TestPlanIt's own Prisma migrations in these tests.
 func applyTestPlanItSet(t *testing.T, pool *pgxpool.Pool, table string) error {
 	t.Helper()
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
-	provider, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS(filepath.Join(migrationsDir, "testplanit")),
+	dir := filepath.Join(migrationsDir, "testplanit")
+	files, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys := fstest.MapFS{}
+	for _, f := range files {
+		if slices.Contains(ourAdditions, f.Name()) {
+			continue
+		}
+		body, err := os.ReadFile(filepath.Join(dir, f.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fsys[f.Name()] = &fstest.MapFile{Data: body}
+	}
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
 		goose.WithTableName(table), goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		t.Fatal(err)
@@ -349,5 +370,39 @@ func TestMigrateDefaultOnOurDatabases(t *testing.T) {
 	out, err = runCLI(t, env, "", "migrate")
 	if err != nil || strings.Contains(out, "moved") || !strings.Contains(out, "(already up to date)") {
 		t.Errorf("third migrate: %v\n%s", err, out)
+	}
+}
+
+// --enable-linear is the explicit opt-in that adds LINEAR to TestPlanIt's "IntegrationProvider"
+// enum: the default migrate never does it, the flag does it once and changes nothing else.
+func TestMigrateEnableLinear(t *testing.T) {
+	pool, url := testplanitDatabase(t)
+	env := map[string]string{"DATABASE_URL": url}
+	before := snapshotPublic(t, pool)
+	if l := lineWith(strings.Join(before, "\n"), "type IntegrationProvider "); strings.Contains(l, "LINEAR") {
+		t.Fatalf("the stand-in for TestPlanIt's database already has LINEAR: %q", l)
+	}
+
+	out, err := runCLI(t, env, "", "migrate", "--enable-linear")
+	if err != nil {
+		t.Fatalf("migrate --enable-linear: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, `added LINEAR to "IntegrationProvider"`) {
+		t.Errorf("migrate --enable-linear output:\n%s", out)
+	}
+	after := snapshotPublic(t, pool)
+	var changed []string
+	for _, l := range after {
+		if !slices.Contains(before, l) {
+			changed = append(changed, l)
+		}
+	}
+	if len(changed) != 1 || !strings.HasPrefix(changed[0], "type IntegrationProvider typtype=e labels=") || !strings.HasSuffix(changed[0], ",LINEAR") {
+		t.Errorf("--enable-linear changed public beyond the enum value: %q", changed)
+	}
+
+	out, err = runCLI(t, env, "", "migrate", "--enable-linear")
+	if err != nil || !strings.Contains(out, `"IntegrationProvider" already has LINEAR`) {
+		t.Errorf("second migrate --enable-linear: %v\n%s", err, out)
 	}
 }
