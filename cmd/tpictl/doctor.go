@@ -8,7 +8,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -107,19 +109,70 @@ func checkValkey(ctx context.Context, getenv func(string) string) finding {
 	if err := rc.Ping(ctx).Err(); err != nil {
 		return finding{where: where, err: fmt.Errorf("cannot reach it: %w", err)}
 	}
-	info, err := rc.Info(ctx, "server", "persistence").Result()
+	nodes, err := primaryInfos(ctx, rc)
 	if err != nil {
 		return finding{where: where, err: fmt.Errorf("INFO: %w", err)}
 	}
-	fields := infoFields(info)
+	fields := nodes[0].fields
 	server := "redis " + fields["redis_version"]
 	if v := fields["valkey_version"]; v != "" {
 		server = "valkey " + v
 	}
-	if fields["aof_enabled"] != "1" {
-		return finding{where: where, detail: server + ", AOF off: tasks enqueued since the last snapshot are lost on a restart (run it with appendonly yes)", warn: true}
+	var aofOff []string
+	for _, n := range nodes {
+		if n.fields["aof_enabled"] != "1" {
+			aofOff = append(aofOff, n.addr)
+		}
+	}
+	off := "AOF off"
+	if _, cluster := rc.(*redis.ClusterClient); cluster {
+		server += fmt.Sprintf(", cluster of %d primaries", len(nodes))
+		off = "AOF off on " + strings.Join(aofOff, ", ")
+	}
+	if len(aofOff) > 0 {
+		return finding{where: where, detail: server + ", " + off + ": tasks enqueued since the last snapshot are lost on a restart (run it with appendonly yes)", warn: true}
 	}
 	return finding{where: where, detail: server + ", AOF on"}
+}
+
+// nodeInfo is one server's INFO fields.
+type nodeInfo struct {
+	addr   string
+	fields map[string]string
+}
+
+// primaryInfos reads INFO server and persistence: of the one server, or of
+// every primary of a cluster (a command without a key goes to one node
+// only), in the order of their addresses.
+func primaryInfos(ctx context.Context, rc redis.UniversalClient) ([]nodeInfo, error) {
+	cc, ok := rc.(*redis.ClusterClient)
+	if !ok {
+		info, err := rc.Info(ctx, "server", "persistence").Result()
+		if err != nil {
+			return nil, err
+		}
+		return []nodeInfo{{fields: infoFields(info)}}, nil
+	}
+	var mu sync.Mutex // ForEachMaster calls in parallel
+	var nodes []nodeInfo
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		info, err := c.Info(ctx, "server", "persistence").Result()
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.Options().Addr, err)
+		}
+		mu.Lock()
+		nodes = append(nodes, nodeInfo{addr: c.Options().Addr, fields: infoFields(info)})
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(nodes) == 0 {
+		return nil, errors.New("the cluster has no primary")
+	}
+	slices.SortFunc(nodes, func(a, b nodeInfo) int { return strings.Compare(a.addr, b.addr) })
+	return nodes, nil
 }
 
 // infoFields parses the key:value lines of Redis' INFO.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -36,13 +37,8 @@ func pruneHistory(ctx context.Context, rc redis.UniversalClient, insp *asynq.Ins
 	for _, e := range entries {
 		live[e.ID] = true
 	}
-	removed := 0
-	var cursor uint64
-	for {
-		keys, next, err := rc.Scan(ctx, cursor, historyKeyPrefix+"*", 1000).Result()
-		if err != nil {
-			return removed, fmt.Errorf("scan scheduler histories: %w", err)
-		}
+	var removed atomic.Int64
+	err = scanHistories(ctx, rc, func(keys []string) error {
 		var orphans []string
 		for _, k := range keys {
 			if live[strings.TrimPrefix(k, historyKeyPrefix)] {
@@ -50,24 +46,34 @@ func pruneHistory(ctx context.Context, rc redis.UniversalClient, insp *asynq.Ins
 			}
 			last, err := rc.ZRevRangeWithScores(ctx, k, 0, 0).Result()
 			if err != nil {
-				return removed, fmt.Errorf("read %s: %w", k, err)
+				return fmt.Errorf("read %s: %w", k, err)
 			}
 			if len(last) == 1 && now.Sub(time.Unix(int64(last[0].Score), 0)) < minAge {
 				continue
 			}
 			orphans = append(orphans, k)
 		}
-		if len(orphans) > 0 {
-			n, err := rc.Del(ctx, orphans...).Result()
-			if err != nil {
-				return removed, fmt.Errorf("delete scheduler histories: %w", err)
+		if len(orphans) == 0 {
+			return nil
+		}
+		// One DEL per key: the keys hash to different slots, and a
+		// multi-key DEL across slots fails on a cluster (CROSSSLOT). The
+		// pipeline is still one round trip per node.
+		dels := make([]*redis.IntCmd, len(orphans))
+		if _, err := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range orphans {
+				dels[i] = p.Del(ctx, k)
 			}
-			removed += int(n)
+			return nil
+		}); err != nil {
+			return fmt.Errorf("delete scheduler histories: %w", err)
 		}
-		if cursor = next; cursor == 0 {
-			return removed, nil
+		for _, c := range dels {
+			removed.Add(c.Val())
 		}
-	}
+		return nil
+	})
+	return int(removed.Load()), err
 }
 
 // expireHistory sets ttl on every enqueue history key that has no expiry
@@ -75,45 +81,67 @@ func pruneHistory(ctx context.Context, rc redis.UniversalClient, insp *asynq.Ins
 // how many it set. TTL then EXPIRE rather than EXPIRE NX, which needs
 // Redis 7.
 func expireHistory(ctx context.Context, rc redis.UniversalClient, ttl time.Duration) (int, error) {
-	set := 0
-	var cursor uint64
-	for {
-		keys, next, err := rc.Scan(ctx, cursor, historyKeyPrefix+"*", 1000).Result()
-		if err != nil {
-			return set, fmt.Errorf("scan scheduler histories: %w", err)
+	var set atomic.Int64
+	err := scanHistories(ctx, rc, func(keys []string) error {
+		ttls := make([]*redis.DurationCmd, len(keys))
+		if _, err := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range keys {
+				ttls[i] = p.TTL(ctx, k)
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("read the expiry of scheduler histories: %w", err)
 		}
-		if len(keys) > 0 {
-			ttls := make([]*redis.DurationCmd, len(keys))
-			if _, err := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
-				for i, k := range keys {
-					ttls[i] = p.TTL(ctx, k)
+		var bare []string
+		for i, c := range ttls {
+			if c.Val() == -1 { // exists, no expiry (-2: gone meanwhile)
+				bare = append(bare, keys[i])
+			}
+		}
+		if len(bare) == 0 {
+			return nil
+		}
+		if _, err := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range bare {
+				p.Expire(ctx, k, ttl)
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("set the expiry of scheduler histories: %w", err)
+		}
+		set.Add(int64(len(bare)))
+		return nil
+	})
+	return int(set.Load()), err
+}
+
+// scanHistories calls f with each batch of enqueue history keys. SCAN sees
+// the keys of the node it is sent to only, and the history keys have no
+// hash tag, so they are spread over a cluster's nodes: on a cluster it scans
+// every primary, concurrently (f must allow that). f works on the keys
+// through rc, which follows a key to its node.
+func scanHistories(ctx context.Context, rc redis.UniversalClient, f func(keys []string) error) error {
+	scan := func(ctx context.Context, node redis.Cmdable) error {
+		var cursor uint64
+		for {
+			keys, next, err := node.Scan(ctx, cursor, historyKeyPrefix+"*", 1000).Result()
+			if err != nil {
+				return fmt.Errorf("scan scheduler histories: %w", err)
+			}
+			if len(keys) > 0 {
+				if err := f(keys); err != nil {
+					return err
 				}
+			}
+			if cursor = next; cursor == 0 {
 				return nil
-			}); err != nil {
-				return set, fmt.Errorf("read the expiry of scheduler histories: %w", err)
 			}
-			var bare []string
-			for i, c := range ttls {
-				if c.Val() == -1 { // exists, no expiry (-2: gone meanwhile)
-					bare = append(bare, keys[i])
-				}
-			}
-			if len(bare) > 0 {
-				if _, err := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
-					for _, k := range bare {
-						p.Expire(ctx, k, ttl)
-					}
-					return nil
-				}); err != nil {
-					return set, fmt.Errorf("set the expiry of scheduler histories: %w", err)
-				}
-				set += len(bare)
-			}
-		}
-		if cursor = next; cursor == 0 {
-			return set, nil
 		}
 	}
+	if cc, ok := rc.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error { return scan(ctx, node) })
+	}
+	return scan(ctx, rc)
 }
 
 // dropExpiredSchedulers removes from asynq:schedulers the schedulers whose

@@ -399,8 +399,26 @@ func (c Config) withPoolSize() asynq.RedisConnOpt {
 		}
 		return o
 	case asynq.RedisClusterClientOpt:
-		return o
+		return clusterConnOpt{o, max(n, 10*runtime.GOMAXPROCS(0))}
 	default:
 		return c.Redis
 	}
+}
+
+// clusterConnOpt is asynq's cluster option with a pool size, which asynq's
+// lacks. go-redis keeps a pool per node, and all of a queue's keys share one
+// hash slot (asynq:{<queue>}:…), hence one node: a worker's fetch loops all
+// draw on that node's pool.
+type clusterConnOpt struct {
+	asynq.RedisClusterClientOpt
+	poolSize int
+}
+
+// MakeRedisClient returns a *redis.ClusterClient.
+func (o clusterConnOpt) MakeRedisClient() any {
+	return redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs: o.Addrs, MaxRedirects: o.MaxRedirects, Username: o.Username, Password: o.Password,
+		DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
+		TLSConfig: o.TLSConfig, PoolSize: o.poolSize,
+	})
 }

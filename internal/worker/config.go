@@ -190,6 +190,8 @@ func (c Config) describeRedis() string {
 		return fmt.Sprintf("%s db %d (VALKEY_URL=%s)", o.Addr, o.DB, c.RedisURL)
 	case asynq.RedisFailoverClientOpt:
 		return fmt.Sprintf("sentinel master %q via %v db %d (VALKEY_URL=%s)", o.MasterName, o.SentinelAddrs, o.DB, c.RedisURL)
+	case asynq.RedisClusterClientOpt:
+		return fmt.Sprintf("cluster via %v (VALKEY_URL=%s)", o.Addrs, c.RedisURL)
 	default:
 		return "VALKEY_URL=" + c.RedisURL
 	}

@@ -8,7 +8,7 @@
 //     ([LoadConfig], over internal/config): a missing or malformed variable
 //     stops the process with one line naming it;
 //   - our own VALKEY_URL parsing ([ParseValkeyURL]) for valkey://, redis://,
-//     rediss:// and Sentinel URLs, with usernames and DB indexes kept;
+//     rediss://, Sentinel and Cluster URLs, with usernames and DB indexes kept;
 //   - typed handlers ([Handle]) that get their payload decoded and their
 //     tenant resolved ([TenantFrom]: the tenant's database, base URL and
 //     Elasticsearch settings, from internal/tenant);
