@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -54,6 +55,14 @@ type Scheduler struct {
 	historyTTL time.Duration
 	stopPrune  context.CancelFunc
 	prunerDone chan struct{}
+
+	// Occurrences asynq's scheduler could not enqueue (Valkey unreachable,
+	// a failover under way) are enqueued again by retryEnqueue.
+	client      *asynq.Client
+	retryCtx    context.Context
+	stopRetries context.CancelFunc
+	retries     sync.WaitGroup
+	retrySlots  chan struct{}
 
 	enqueued *prometheus.CounterVec
 	already  *prometheus.CounterVec
@@ -120,6 +129,9 @@ func New(o Options) (*Scheduler, error) {
 		return nil, fmt.Errorf("schedule: %w", err)
 	}
 	s.mgr = mgr
+	s.client = asynq.NewClient(o.Redis)
+	s.retryCtx, s.stopRetries = context.WithCancel(context.Background())
+	s.retrySlots = make(chan struct{}, maxEnqueueRetries)
 	return s, nil
 }
 
@@ -152,6 +164,9 @@ func (s *Scheduler) Shutdown() {
 		<-s.prunerDone
 	}
 	s.mgr.Shutdown()
+	s.stopRetries()
+	s.retries.Wait()
+	_ = s.client.Close()
 	if started {
 		// asynq has closed its connection: the last sweep takes its own,
 		// bounded, since a shutdown must not hang on an unreachable Valkey.
@@ -165,6 +180,11 @@ func (s *Scheduler) Shutdown() {
 const (
 	defaultMaintenanceInterval = 10 * time.Minute
 	defaultHistoryTTL          = 24 * time.Hour
+	// An occurrence that could not be enqueued is tried again for this
+	// long (a Sentinel failover takes about 3 s, a Valkey restart a few),
+	// at most maxEnqueueRetries occurrences at a time.
+	enqueueRetryWindow = 2 * time.Minute
+	maxEnqueueRetries  = 256
 	shutdownSweepTimeout       = 5 * time.Second
 )
 
@@ -268,8 +288,57 @@ func (s *Scheduler) enqueueError(t *asynq.Task, opts []asynq.Option, err error) 
 	case conflict:
 		s.already.WithLabelValues(o.entry).Inc()
 		s.log.Info("occurrence already enqueued (by another scheduler)", "entry", o.entry, "tenant", o.tenant, "task_id", id, "type", t.Type())
-	default:
+	case id == "":
+		// Not one of ours (every occurrence carries its ID): a retry could
+		// enqueue it twice.
 		s.failed.WithLabelValues(o.entry).Inc()
-		s.log.Error("occurrence not enqueued", "entry", o.entry, "tenant", o.tenant, "task_id", id, "type", t.Type(), "err", err)
+		s.log.Error("occurrence not enqueued", "entry", o.entry, "task_id", id, "type", t.Type(), "err", err)
+	default:
+		select {
+		case s.retrySlots <- struct{}{}:
+		default:
+			s.failed.WithLabelValues(o.entry).Inc()
+			s.log.Error("occurrence not enqueued (too many retries under way)", "entry", o.entry, "tenant", o.tenant, "task_id", id, "type", t.Type(), "err", err)
+			return
+		}
+		s.log.Warn("occurrence not enqueued yet; retrying", "entry", o.entry, "tenant", o.tenant, "task_id", id, "type", t.Type(), "err", err)
+		s.retries.Add(1)
+		go s.retryEnqueue(t, opts, id, err)
 	}
+}
+
+// retryEnqueue enqueues again an occurrence that asynq's scheduler could not
+// enqueue, with backoff (250 ms doubling to 5 s) for up to
+// enqueueRetryWindow or until Shutdown. The occurrence's task ID makes this
+// safe: if an earlier attempt did reach Valkey (only its answer was lost) or
+// another scheduler enqueued it, the retry meets a conflict and stops.
+func (s *Scheduler) retryEnqueue(t *asynq.Task, opts []asynq.Option, id string, err error) {
+	defer func() { <-s.retrySlots; s.retries.Done() }()
+	o, _ := parseOccurrenceID(id)
+	ctx := s.retryCtx
+	deadline := time.Now().Add(enqueueRetryWindow)
+	for delay := 250 * time.Millisecond; time.Now().Before(deadline); delay = min(2*delay, 5*time.Second) {
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			s.failed.WithLabelValues(o.entry).Inc()
+			s.log.Error("occurrence not enqueued (scheduler stopping)", "entry", o.entry, "tenant", o.tenant, "task_id", id, "type", t.Type(), "err", err)
+			return
+		case <-timer.C:
+		}
+		info, e := s.client.EnqueueContext(ctx, t, opts...)
+		switch {
+		case e == nil:
+			s.postEnqueue(info, nil)
+			return
+		case errors.Is(e, asynq.ErrTaskIDConflict):
+			s.already.WithLabelValues(o.entry).Inc()
+			s.log.Info("occurrence already enqueued", "entry", o.entry, "tenant", o.tenant, "task_id", id, "type", t.Type())
+			return
+		}
+		err = e
+	}
+	s.failed.WithLabelValues(o.entry).Inc()
+	s.log.Error("occurrence not enqueued", "entry", o.entry, "tenant", o.tenant, "task_id", id, "type", t.Type(), "err", err)
 }
