@@ -183,9 +183,9 @@ const (
 	// An occurrence that could not be enqueued is tried again for this
 	// long (a Sentinel failover takes about 3 s, a Valkey restart a few),
 	// at most maxEnqueueRetries occurrences at a time.
-	enqueueRetryWindow = 2 * time.Minute
-	maxEnqueueRetries  = 256
-	shutdownSweepTimeout       = 5 * time.Second
+	enqueueRetryWindow   = 2 * time.Minute
+	maxEnqueueRetries    = 256
+	shutdownSweepTimeout = 5 * time.Second
 )
 
 // maintain prunes the histories of replaced entries and sets the expiry of
