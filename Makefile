@@ -178,3 +178,12 @@ install-systemd: build ## (root) install binaries + tpi-worker@.service; enable 
 		systemctl enable tpi-workers.target $(foreach f,$(FLEET),tpi-worker@$(f).service); \
 		echo "Edit $(ENV_DIR)/env, then: systemctl start tpi-workers.target"; \
 	fi
+
+.PHONY: bench-scale
+bench-scale: ## one worker as 1, 2 and 4 processes, I/O-bound (10 ms) and no-op tasks: tasks/s, medians of 5 rounds, `scale io 4/1` last
+	@# test/scale: real processes of test/scale/scaleworker (the runtime, concurrency 10 each, FETCH_LOOPS default) on a
+	@# private redis-server, plus one process of 40 slots for reference; the seven configurations alternate within each
+	@# round. About 4 minutes on 2 shared cores. SCALE_FLAGS adds flags (go run ./test/scale -h), e.g. SCALE_FLAGS='-rounds 3 -procs 1,2,4,8'.
+	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
+	CGO_ENABLED=0 $(GO) build -trimpath -o "$$d/" ./test/scale ./test/scale/scaleworker && \
+	"$$d/scale" -worker "$$d/scaleworker" $(SCALE_FLAGS)
