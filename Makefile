@@ -30,12 +30,15 @@ test: services ## bring up what the tests need (services), then run every test a
 	@# Again for the packages that read or write timestamps, with the process in a zone far from UTC:
 	@# TestPlanIt's columns hold UTC whatever the process's TZ (README "Tenants and time").
 	TZ=Asia/Kolkata $(GO) test -race -count=1 -timeout 20m $(TZ_PKGS)
+	@# The Kubernetes manifests, decoded strictly into the Kubernetes and KEDA types: a module of its own
+	@# (deploy/k8s/go.mod), so that those dependencies stay out of the fleet's go.mod.
+	cd deploy/k8s && $(GO) test -count=1 ./...
 
 # Packages that read or write timestamps; `make test` runs them a second time under TZ=Asia/Kolkata.
 TZ_PKGS := ./internal/postgres/... ./internal/tenant/... ./internal/notify/... ./internal/email/... \
 	./internal/forecast/... ./internal/schedule/... ./internal/worker/... \
 	./cmd/notification-worker/ ./cmd/email-worker/ ./cmd/forecast-worker/ ./cmd/scheduler/ ./test/tenant/ \
-	./internal/issuesync/... ./cmd/sync-worker/
+	./internal/issuesync/... ./cmd/sync-worker/ ./internal/reindex/... ./cmd/reindex-worker/
 
 .PHONY: vet
 vet: ## go vet
@@ -65,6 +68,10 @@ bench: ## the benchmarks quoted in the README (real Redis/PostgreSQL)
 	@# Issue sync: 500 issues against a fake Jira (20 ms per request) under a shared budget of 50 requests/s,
 	@# our batched client beside one request per issue (the original's way); 3 rounds, quote medians.
 	$(GO) test -run '^$$' -bench 'BulkSync' -benchtime 1x -count 3 ./internal/issuesync
+	@# Search reindex: builds the 100,000-case data set (steps, tags, custom fields) once with COPY (about 20 s), then
+	@# builds every case document beside the SQL floor (one streaming read of the same rows), and a full rebuild through
+	@# the bulk indexer into the in-process Elasticsearch; 3 rounds, quote medians.
+	$(GO) test -run '^$$' -bench 'BuildCaseDocs|CaseDocsSQLFloor|ReindexCases' -benchtime 1x -count 3 -timeout 30m ./internal/reindex
 
 .PHONY: bench-vs-bullmq
 bench-vs-bullmq: ## the runtime beside BullMQ (the engine we replace) and bare asynq, same Redis, 3 alternating rounds

@@ -72,7 +72,8 @@ func failingStart(t *testing.T, path, valkeyURL, dbURL string) string {
 		"DASHBOARD_INSECURE_OPEN=true",
 		"EMAIL_SERVER_HOST=127.0.0.1",
 		"EMAIL_FROM=fleet@example.com",
-		"ENCRYPTION_KEY=fleet-test-key", // sync-worker refuses to start without it
+		"ENCRYPTION_KEY=fleet-test-key",            // sync-worker refuses to start without it
+		"ELASTICSEARCH_NODE=http://127.0.0.1:9200", // reindex-worker refuses to start without it
 	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
