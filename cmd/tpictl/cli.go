@@ -57,6 +57,7 @@ func commands() map[string]command {
 		"new-token":     {"", "a random token and its SHA-256 for the DASHBOARD_*_TOKEN_HASH variables", cmdNewToken},
 
 		"sync":              {"<integrationId> [projectId] --user <userId> [--tenant T] [--id ID]", "enqueue an issue sync of an integration (or one project) on behalf of a user", cmdSync},
+		"reindex":           {"[entityType] [--project N] [--tenant T]", "enqueue a search reindex of every entity, or of one (repositoryCases, testRuns, sessions, sharedSteps, issues, milestones, projects), or of one project", cmdReindex},
 		"forecast":          {"[--case ID] [--tenant T] [--inline]", "enqueue the nightly forecast job (or one case's) for a tenant; --inline computes it here", cmdForecast},
 		"gen-forecast-data": {"[--cases N] [--links N] [--results N] [--runs N] [--seed N]", "seed DATABASE_URL and add a generated forecast data set (default: the benchmark's)", cmdGenForecastData},
 	}

@@ -6,6 +6,7 @@
 //	tpictl trigger <job> [--tenant T]
 //	tpictl queues
 //	tpictl sync <integrationId> [projectId] --user <userId>
+//	tpictl reindex [entityType] [--project N]
 //	tpictl tasks <queue> [--state archived] [--limit N]
 //	tpictl task <queue> <task-id>
 //	tpictl pause <queue> | resume <queue>

@@ -249,6 +249,31 @@ func TestTriggers(t *testing.T) {
 	if out, err := runCLI(t, env, "", "trigger", "digest", "--id", "manual-1"); err != nil || !strings.Contains(out, "already triggered: task ID manual-1 exists") {
 		t.Fatalf("%q %v", out, err)
 	}
+	// tpictl reindex [entityType] [--project N]: the same task.
+	for _, tt := range []struct {
+		args    []string
+		payload string
+	}{
+		{[]string{"reindex"}, `{"entityType":"all","userId":""}`},
+		{[]string{"reindex", "testRuns", "--project", "3", "--tenant", "acme"}, `{"entityType":"testRuns","projectId":3,"userId":"","tenantId":"acme"}`},
+	} {
+		out, err := runCLI(t, env, "", tt.args...)
+		if err != nil || !strings.Contains(out, "triggered reindex") {
+			t.Fatalf("%v: %q %v", tt.args, out, err)
+		}
+		id := out[strings.LastIndex(out, "id=")+3 : len(out)-1]
+		q, _ := task.QueueOf(task.TypeReindex)
+		ti, err := insp.GetTaskInfo(q, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(ti.Payload) != tt.payload {
+			t.Errorf("%v: payload %s, want %s", tt.args, ti.Payload, tt.payload)
+		}
+	}
+	if _, err := runCLI(t, env, "", "reindex", "widgets"); err == nil || !strings.Contains(err.Error(), `unknown entity type "widgets"`) {
+		t.Fatalf("tpictl reindex widgets: %v", err)
+	}
 	if _, err := runCLI(t, env, "", "trigger", "reindex", "--entity", "widgets"); err == nil || !strings.Contains(err.Error(), `unknown entity type "widgets"`) {
 		t.Fatalf("bad entity: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -199,4 +200,24 @@ func (c *cli) printTenants() error {
 	}
 	fmt.Fprintf(c.out, "\neach occurrence is enqueued once per tenant (task ID <tenant>:schedule:<entry>:<time>): %s\n", strings.Join(ids, ", "))
 	return nil
+}
+
+// cmdReindex is `trigger reindex` with the entity type as its argument:
+// `tpictl reindex [entityType] [--project N]` (all entities by default).
+func cmdReindex(ctx context.Context, c *cli, args []string) error {
+	fs := flag.NewFlagSet("reindex", flag.ContinueOnError)
+	tenantID := fs.String("tenant", "", "tenantId of the payload (required in multi-tenant mode)")
+	id := fs.String("id", "", "task ID (a second reindex with the same ID is a no-op)")
+	project := fs.Int("project", 0, "only this project")
+	user := fs.String("user", "", "userId recorded as the requester")
+	pos, err := parseFlags(fs, args)
+	if err != nil || len(pos) > 1 {
+		return errUsage
+	}
+	entity := task.EntityAll
+	if len(pos) == 1 {
+		entity = pos[0]
+	}
+	return cmdTrigger(ctx, c, []string{"reindex", "--entity", entity, "--project", strconv.Itoa(*project),
+		"--tenant", *tenantID, "--user", *user, "--id", *id})
 }
