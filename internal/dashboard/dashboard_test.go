@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/testplanit/tpi-workers/internal/tenant"
 	"github.com/testplanit/tpi-workers/internal/testenv"
@@ -30,16 +29,6 @@ const (
 	adminHash  = "$2a$10$JZKFXckPWP0izbKOnDx9z.ylUDLF8wbPAcaRfQucl/M4AApz6Wp3u"
 	viewerHash = "$2a$10$4xxRiAesi6nqgAvEZIl8F.wJg1nDV0qE885gVrQEnGqtA3tV3tK5m"
 )
-
-// bcryptHash hashes pw at the least cost Validate accepts.
-func bcryptHash(t *testing.T, pw string) string {
-	t.Helper()
-	b, err := bcrypt.GenerateFromPassword([]byte(pw), minBcryptCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
 
 func testCredentials(t *testing.T) Credentials {
 	return Credentials{

@@ -308,7 +308,7 @@ func checkTaskID(id string) error {
 		}
 	}
 	if strings.Contains(id, "..") {
-		return errors.New("options.taskId: must not contain ..")
+		return errors.New(`options.taskId: must not contain ".."`)
 	}
 	return nil
 }

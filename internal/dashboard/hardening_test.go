@@ -667,7 +667,7 @@ func TestEnqueueAPIRefusesInvalidInput(t *testing.T) {
 		{"processAt in year 1", `{` + digest + `,"options":{"processAt":"0001-01-01T00:00:00Z"}}`, "options.processAt"},
 		{"processAt months ago", `{` + digest + `,"options":{"processAt":"` + now.AddDate(0, -2, 0).Format(time.RFC3339) + `"}}`, "options.processAt"},
 		{"taskId with a slash", `{` + digest + `,"options":{"taskId":"a/b"}}`, `options.taskId: '/' is not allowed`},
-		{"taskId with ..", `{` + digest + `,"options":{"taskId":"a..b"}}`, "options.taskId: must not contain .."},
+		{"taskId with ..", `{` + digest + `,"options":{"taskId":"a..b"}}`, `options.taskId: must not contain ".."`},
 		{"jobId going up", `{` + digest + `,"options":{"jobId":"../queues"}}`, "options.taskId"},
 		{"taskId with a percent", `{` + digest + `,"options":{"taskId":"a%2Fb"}}`, "options.taskId: '%' is not allowed"},
 		{"taskId with a question mark", `{` + digest + `,"options":{"taskId":"a?b"}}`, "options.taskId: '?' is not allowed"},
