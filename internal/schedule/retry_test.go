@@ -1,38 +1,25 @@
 package schedule
 
 import (
-	"context"
 	"log/slog"
-	"net"
-	"os/exec"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/testplanit/tpi-workers/internal/testenv"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
 
 // privateRedis starts a redis-server of the test's own on port (no
-// persistence) and returns a function that kills it.
-func privateRedis(t *testing.T, port int) (kill func()) {
+// persistence).
+func privateRedis(t *testing.T, port int) *testenv.Proc {
 	t.Helper()
-	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("redis-server: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	kill = func() { _ = cmd.Process.Kill(); <-done }
-	t.Cleanup(kill)
-	rc := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port)})
-	defer rc.Close()
-	testenv.Eventually(t, 5*time.Second, func() bool { return rc.Ping(context.Background()).Err() == nil }, "redis-server on port %d", port)
-	return kill
+	p := testenv.StartProc(t, "redis-server", "redis-server", []string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir()}, nil)
+	testenv.WaitRedisPing(t, port)
+	return p
 }
 
 // TestOccurrencesDuringAnOutageAreEnqueuedAfterIt stops Valkey for about
@@ -40,13 +27,8 @@ func privateRedis(t *testing.T, port int) (kill func()) {
 // with an every-second entry: the occurrences that fell in the outage are
 // enqueued when Valkey answers again, and none is reported lost.
 func TestOccurrencesDuringAnOutageAreEnqueuedAfterIt(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	kill := privateRedis(t, port)
+	port := testenv.FreePortIn(t, 20000, 30000)
+	first := privateRedis(t, port)
 	opt := asynq.RedisClientOpt{Addr: "127.0.0.1:" + strconv.Itoa(port)}
 
 	var log syncBuffer
@@ -63,7 +45,7 @@ func TestOccurrencesDuringAnOutageAreEnqueuedAfterIt(t *testing.T) {
 	defer s.Shutdown()
 	testenv.Eventually(t, 10*time.Second, func() bool { return counter(t, s, "enqueued", EntryDigestSweep) >= 2 }, "two occurrences before the outage")
 
-	kill()
+	first.Kill9()
 	down := time.Now()
 	time.Sleep(3 * time.Second)
 	privateRedis(t, port) // empty: only what is enqueued from now on is there

@@ -33,7 +33,7 @@ import (
 )
 
 func TestClusterFleet(t *testing.T) {
-	bin := buildFleet(t, "notification-worker", "email-worker", "forecast-worker", "scheduler", "dashboard", "tpictl")
+	bin := testenv.BuildCommands(t, "../..", "notification-worker", "email-worker", "forecast-worker", "scheduler", "dashboard", "tpictl")
 	nodes := startCluster(t, 3)
 	valkeyURL := "valkey+cluster://" + strings.Join(nodes, ",")
 	opt, err := worker.ParseValkeyURL(valkeyURL)
@@ -67,18 +67,18 @@ func TestClusterFleet(t *testing.T) {
 		"SCHEDULER_CRON_DIGEST_SWEEP=@every 1s", "SCHEDULER_CRON_NIGHTLY_FORECAST=@every 1s",
 		"SCHEDULER_CRON_AUTO_COMPLETE_MILESTONES=off", "SCHEDULER_CRON_MILESTONE_REMINDERS=off",
 		"SCHEDULER_SYNC_INTERVAL=100ms", "SCHEDULER_GRACE=200ms", "SCHEDULER_HEARTBEAT_INTERVAL=1s")
-	procs := map[string]*proc{}
+	procs := map[string]*testenv.Proc{}
 	addrs := map[string]string{}
 	for _, name := range []string{"notification-worker", "email-worker", "forecast-worker", "scheduler", "dashboard"} {
-		a := addr(freePort(t, 20000, 30000))
+		a := addr(testenv.FreePortIn(t, 20000, 30000))
 		e := append(env, "HTTP_ADDR="+a)
 		if name == "dashboard" {
 			e = append(e, "DASHBOARD_ADDR="+a, "DASHBOARD_INSECURE_OPEN=true")
 		}
-		procs[name], addrs[name] = startProc(t, name, filepath.Join(bin, name), nil, e), a
+		procs[name], addrs[name] = testenv.StartProc(t, name, filepath.Join(bin, name), nil, e), a
 	}
 	for name, a := range addrs {
-		testenv.Eventually(t, 30*time.Second, func() bool { code, _ := httpGet(a, "/readyz"); return code == 200 }, "%s ready", name)
+		testenv.Eventually(t, 30*time.Second, func() bool { code, _ := testenv.HTTPGet(a, "/readyz"); return code == 200 }, "%s ready", name)
 	}
 
 	// Tasks on the notifications queue; each enqueues an email on the
@@ -131,7 +131,7 @@ func TestClusterFleet(t *testing.T) {
 	// servers, wherever they live.
 	var qs dashboard.QueuesResponse
 	testenv.Eventually(t, 15*time.Second, func() bool {
-		code, body := httpGet(addrs["dashboard"], "/api/v1/queues")
+		code, body := testenv.HTTPGet(addrs["dashboard"], "/api/v1/queues")
 		if code != 200 || json.Unmarshal([]byte(body), &qs) != nil {
 			return false
 		}
@@ -153,7 +153,7 @@ func TestClusterFleet(t *testing.T) {
 		}
 	}
 	// asynqmon's Redis page knows it is a cluster.
-	if code, body := httpGet(addrs["dashboard"], "/admin/queues/api/redis_info"); code != 200 || !strings.Contains(body, "cluster") {
+	if code, body := testenv.HTTPGet(addrs["dashboard"], "/admin/queues/api/redis_info"); code != 200 || !strings.Contains(body, "cluster") {
 		t.Errorf("asynqmon redis_info: %d %.200s", code, body)
 	}
 
@@ -192,7 +192,7 @@ func TestClusterFleet(t *testing.T) {
 		}
 		return spread == len(before)
 	}, "scheduler histories on every node")
-	procs["scheduler"].stop(30 * time.Second)
+	procs["scheduler"].Stop(30 * time.Second)
 	bare := 0
 	after := historiesPerNode(t, rc)
 	for node, keys := range after {
@@ -204,16 +204,16 @@ func TestClusterFleet(t *testing.T) {
 		}
 	}
 	t.Logf("scheduler histories per node before the shutdown %v, after %v, without expiry %d", count(before), count(after), bare)
-	if log := procs["scheduler"].logText(t); strings.Contains(log, "cannot prune") || strings.Contains(log, "cannot set the expiry") {
+	if log := procs["scheduler"].Output(t); strings.Contains(log, "cannot prune") || strings.Contains(log, "cannot set the expiry") {
 		t.Errorf("the scheduler's maintenance failed:\n%s", log)
 	}
 
 	// Nothing of ours hit a cross-slot error, and nothing stopped.
 	for name, p := range procs {
-		if name != "scheduler" && !p.alive() {
+		if name != "scheduler" && !p.Alive() {
 			t.Errorf("%s exited", name)
 		}
-		if log := p.logText(t); strings.Contains(log, "CROSSSLOT") {
+		if log := p.Output(t); strings.Contains(log, "CROSSSLOT") {
 			t.Errorf("%s logged a CROSSSLOT error", name)
 		}
 	}
@@ -228,12 +228,12 @@ func startCluster(t *testing.T, primaries int) []string {
 	for i := range primaries {
 		port := clusterPort(t)
 		dir := t.TempDir()
-		startProc(t, fmt.Sprintf("node-%d", i+1), "redis-server", []string{
+		testenv.StartProc(t, fmt.Sprintf("node-%d", i+1), "redis-server", []string{
 			"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--protected-mode", "no", "--save", "", "--appendonly", "no",
 			"--dir", dir, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
 			"--cluster-node-timeout", "2000",
 		}, os.Environ())
-		waitPing(t, port)
+		testenv.WaitRedisPing(t, port)
 		nodes = append(nodes, addr(port))
 	}
 	create := exec.Command("redis-cli", append(append([]string{"--cluster", "create"}, nodes...), "--cluster-replicas", "0", "--cluster-yes")...)
@@ -256,8 +256,8 @@ func startCluster(t *testing.T, primaries int) []string {
 func clusterPort(t *testing.T) int {
 	t.Helper()
 	for range 50 {
-		port := freePort(t, 20000, 30000)
-		if bus := freePort(t, port+10000, port+10001); bus == port+10000 {
+		port := testenv.FreePortIn(t, 20000, 30000)
+		if bus := testenv.FreePortIn(t, port+10000, port+10001); bus == port+10000 {
 			return port
 		}
 	}

@@ -69,7 +69,7 @@ type scenario struct {
 }
 
 func TestFailoverSentinel(t *testing.T) {
-	bin := buildFleet(t, "notification-worker", "scheduler")
+	bin := testenv.BuildCommands(t, "../..", "notification-worker", "scheduler")
 	for _, sc := range []scenario{
 		{name: "kill9", replicas: 1},
 		{name: "kill9-lagging-replica", replicas: 1, lag: 4 * time.Second},
@@ -83,7 +83,7 @@ func TestFailoverSentinel(t *testing.T) {
 
 // topology is a primary, its replicas and three sentinels.
 type topology struct {
-	primary   *proc
+	primary   *testenv.Proc
 	port      int        // the primary's
 	proxy     *linkProxy // carries the replication links when sc.lag is set
 	sentinels []string
@@ -143,11 +143,11 @@ func runFailover(t *testing.T, bin string, sc scenario) {
 		"SCHEDULER_CRON_DIGEST_SWEEP=@every 1s", "SCHEDULER_CRON_NIGHTLY_FORECAST=off",
 		"SCHEDULER_CRON_AUTO_COMPLETE_MILESTONES=off", "SCHEDULER_CRON_MILESTONE_REMINDERS=off",
 		"SCHEDULER_SYNC_INTERVAL=100ms", "SCHEDULER_GRACE=200ms", "SCHEDULER_HEARTBEAT_INTERVAL=1s")
-	wAddr, sAddr := addr(freePort(t, 20000, 30000)), addr(freePort(t, 20000, 30000))
-	w := startProc(t, "notification-worker", filepath.Join(bin, "notification-worker"), nil, append(env, "HTTP_ADDR="+wAddr))
-	s := startProc(t, "scheduler", filepath.Join(bin, "scheduler"), nil, append(env, "HTTP_ADDR="+sAddr))
+	wAddr, sAddr := addr(testenv.FreePortIn(t, 20000, 30000)), addr(testenv.FreePortIn(t, 20000, 30000))
+	w := testenv.StartProc(t, "notification-worker", filepath.Join(bin, "notification-worker"), nil, append(env, "HTTP_ADDR="+wAddr))
+	s := testenv.StartProc(t, "scheduler", filepath.Join(bin, "scheduler"), nil, append(env, "HTTP_ADDR="+sAddr))
 	for _, a := range []string{wAddr, sAddr} {
-		testenv.Eventually(t, 30*time.Second, func() bool { code, _ := httpGet(a, "/readyz"); return code == 200 }, "%s ready", a)
+		testenv.Eventually(t, 30*time.Second, func() bool { code, _ := testenv.HTTPGet(a, "/readyz"); return code == 200 }, "%s ready", a)
 	}
 
 	client := asynq.NewClient(opt)
@@ -181,7 +181,7 @@ func runFailover(t *testing.T, bin string, sc scenario) {
 		}
 		<-time.After(sc.lag)
 	}
-	topo.primary.kill9()
+	topo.primary.Kill9()
 	killedAt := time.Now()
 	if topo.proxy != nil {
 		topo.proxy.cut()
@@ -248,7 +248,7 @@ func runFailover(t *testing.T, bin string, sc scenario) {
 	// A task the worker ran a second time finds its row there: the handler
 	// logs new=false (the effect is not repeated, the run is).
 	reran := 0
-	for line := range strings.SplitSeq(w.logText(t), "\n") {
+	for line := range strings.SplitSeq(w.Output(t), "\n") {
 		if strings.Contains(line, `msg="notification created"`) && strings.Contains(line, "new=false") {
 			reran++
 		}
@@ -322,13 +322,13 @@ func runFailover(t *testing.T, bin string, sc scenario) {
 	}
 
 	// The same processes recovered, without a restart, and keep working.
-	for _, p := range []*proc{w, s} {
-		if !p.alive() {
-			t.Errorf("%s exited during the failover", p.name)
+	for _, p := range []*testenv.Proc{w, s} {
+		if !p.Alive() {
+			t.Errorf("%s exited during the failover", p.Name)
 		}
 	}
 	for _, a := range []string{wAddr, sAddr} {
-		testenv.Eventually(t, 15*time.Second, func() bool { code, _ := httpGet(a, "/readyz"); return code == 200 }, "%s ready after the failover", a)
+		testenv.Eventually(t, 15*time.Second, func() bool { code, _ := testenv.HTTPGet(a, "/readyz"); return code == 200 }, "%s ready after the failover", a)
 	}
 	// The scheduler enqueues on the new primary and the worker runs what it
 	// enqueued: a digest sweep of a second after the recovery completes.
@@ -341,7 +341,7 @@ func runFailover(t *testing.T, bin string, sc scenario) {
 		}
 		return false
 	}, "a digest sweep scheduled after the failover completes")
-	_, m := httpGet(sAddr, "/metrics")
+	_, m := testenv.HTTPGet(sAddr, "/metrics")
 	if v := metric(m, `tpi_scheduler_enqueue_errors_total{entry="digest-sweep"}`); v > 0 {
 		t.Logf("scheduler: %v digest-sweep occurrences could not be enqueued during the failover (a sweep: the next one catches up)", v)
 	}
