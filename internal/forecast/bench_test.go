@@ -3,15 +3,10 @@ package forecast_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/url"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/testplanit/tpi-workers/internal/forecast"
@@ -23,72 +18,20 @@ import (
 // benchData is the benchmarks' data set (forecastgen.Nightly: 100,000
 // cases, 20,000 links, 2,000,000 results), generated once per test binary
 // run, the first time a benchmark asks for it, and dropped by TestMain.
-var benchData struct {
-	once  sync.Once
-	admin string
-	name  string
-	pool  *pgxpool.Pool
-	rep   forecastgen.Report
-	err   error
-}
+var benchData = testenv.BenchDatabase{Name: "tpi_forecast_bench", Fill: fillBenchData}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if benchData.pool != nil {
-		benchData.pool.Close()
-	}
-	if benchData.name != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		if conn, err := pgx.Connect(ctx, benchData.admin); err == nil {
-			_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{benchData.name}.Sanitize()+" WITH (FORCE)")
-			_ = conn.Close(ctx)
-		}
-		cancel()
-	}
+	benchData.Drop()
 	os.Exit(code)
 }
 
 func benchPool(b *testing.B) *pgxpool.Pool {
 	b.Helper()
-	benchData.once.Do(func() { benchData.err = buildBenchData() })
-	if benchData.err != nil {
-		b.Fatal(benchData.err)
-	}
-	return benchData.pool
+	return benchData.Pool(b)
 }
 
-func buildBenchData() error {
-	ctx := context.Background()
-	admin := os.Getenv(testenv.PostgresURLEnv)
-	if admin == "" {
-		admin = testenv.DefaultPostgresURL
-	}
-	benchData.admin = admin
-	name := fmt.Sprintf("tpi_forecast_bench_%d", os.Getpid())
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		return err
-	}
-	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
-	_ = conn.Close(ctx)
-	if err != nil {
-		return err
-	}
-	benchData.name = name
-	u, err := url.Parse(admin)
-	if err != nil {
-		return err
-	}
-	u.Path = "/" + name
-	dbURL := u.String()
-	if err := postgres.MigrateURL(ctx, dbURL, postgres.MigrateAll, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		return err
-	}
-	pool, err := postgres.Open(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	benchData.pool = pool
+func fillBenchData(ctx context.Context, pool *pgxpool.Pool) error {
 	if err := postgres.Seed(ctx, pool); err != nil {
 		return err
 	}
@@ -96,12 +39,12 @@ func buildBenchData() error {
 	if err != nil {
 		return err
 	}
-	benchData.rep, err = forecastgen.Generate(ctx, pool, base, forecastgen.Nightly)
+	rep, err := forecastgen.Generate(ctx, pool, base, forecastgen.Nightly)
 	if err != nil {
 		return err
 	}
 	_, err = pool.Exec(ctx, "VACUUM ANALYZE")
-	fmt.Fprintf(os.Stderr, "forecast bench data: %+v\n", benchData.rep)
+	fmt.Fprintf(os.Stderr, "forecast bench data: %+v\n", rep)
 	return err
 }
 

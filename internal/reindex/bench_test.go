@@ -3,18 +3,12 @@ package reindex
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/url"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/testplanit/tpi-workers/internal/postgres"
 	"github.com/testplanit/tpi-workers/internal/testenv"
 )
 
@@ -26,74 +20,23 @@ const benchCases = 100_000
 // a tenth of the cases with a shared step), generated with COPY once per
 // test binary run, the first time a benchmark asks for it, in a database of
 // its own that TestMain drops.
-var benchData struct {
-	once  sync.Once
-	admin string
-	name  string
-	pool  *pgxpool.Pool
-	err   error
-}
+var benchData = testenv.BenchDatabase{Name: "tpi_reindex_bench", Fill: fillBenchData}
 
 // TestMain drops the benchmarks' database, if one was made. (This package's
 // only TestMain: add process-wide set-up here.)
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if benchData.pool != nil {
-		benchData.pool.Close()
-	}
-	if benchData.name != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		if conn, err := pgx.Connect(ctx, benchData.admin); err == nil {
-			_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{benchData.name}.Sanitize()+" WITH (FORCE)")
-			_ = conn.Close(ctx)
-		}
-		cancel()
-	}
+	benchData.Drop()
 	os.Exit(code)
 }
 
 func benchPool(b *testing.B) *pgxpool.Pool {
 	b.Helper()
-	benchData.once.Do(func() { benchData.err = buildBenchData() })
-	if benchData.err != nil {
-		b.Fatal(benchData.err)
-	}
-	return benchData.pool
+	return benchData.Pool(b)
 }
 
-func buildBenchData() error {
-	ctx := context.Background()
+func fillBenchData(ctx context.Context, pool *pgxpool.Pool) error {
 	start := time.Now()
-	admin := os.Getenv(testenv.PostgresURLEnv)
-	if admin == "" {
-		admin = testenv.DefaultPostgresURL
-	}
-	benchData.admin = admin
-	name := fmt.Sprintf("tpi_reindex_bench_%d", os.Getpid())
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		return err
-	}
-	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
-	_ = conn.Close(ctx)
-	if err != nil {
-		return err
-	}
-	benchData.name = name
-	u, err := url.Parse(admin)
-	if err != nil {
-		return err
-	}
-	u.Path = "/" + name
-	dbURL := u.String()
-	if err := postgres.MigrateURL(ctx, dbURL, postgres.MigrateAll, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		return err
-	}
-	pool, err := postgres.Open(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	benchData.pool = pool
 	base, err := writeGenBase(ctx, pool)
 	if err != nil {
 		return err
