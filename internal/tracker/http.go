@@ -55,6 +55,11 @@ type HTTP struct {
 	// asking for longer ends the call with a [*RateLimitError] so the task
 	// is retried later. 0 means DefaultMaxWait.
 	MaxWait time.Duration
+	// Classify, when set, returns the status an answer stands for, given
+	// its status and body: for providers that report rate limits or
+	// refused credentials in the body of a 200 or 400 (Linear's GraphQL
+	// errors). Do then treats the answer as if it had that status.
+	Classify func(status int, body []byte) int
 	// Sleep waits d or until ctx is done; nil means a timer (tests replace
 	// it).
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -104,7 +109,11 @@ func (h *HTTP) Do(ctx context.Context, newReq func(context.Context) (*http.Reque
 			body, readErr := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 			resp.Body.Close()
 			tooBig := readErr == nil && len(body) > MaxBody
-			switch code := resp.StatusCode; {
+			code := resp.StatusCode
+			if h.Classify != nil && readErr == nil && !tooBig {
+				code = h.Classify(code, body)
+			}
+			switch {
 			case code >= 200 && code < 300 && tooBig:
 				// The same answer would come back: not retried.
 				return nil, &StatusError{Provider: h.Provider, Status: code, Body: fmt.Sprintf("answer larger than %d bytes", MaxBody)}

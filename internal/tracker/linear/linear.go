@@ -27,8 +27,8 @@
 //
 // Linear reports some failures as GraphQL errors with HTTP 400 (or 200):
 // extensions.code RATELIMITED and AUTHENTICATION_ERROR. The client's
-// transport turns those answers into HTTP 429 and 401 before
-// [tracker.HTTP] sees them, so the rate limit is retried and reported like
+// [tracker.HTTP] classifies those answers as HTTP 429 and 401
+// (HTTP.Classify), so the rate limit is retried and reported like
 // any other (honouring X-RateLimit-Requests-Reset and
 // X-RateLimit-Complexity-Reset, Unix milliseconds) and refused credentials
 // are [tracker.ErrUnauthorized]. A 400 whose errors all belong to aliases is
@@ -118,16 +118,7 @@ func New(cfg Config) (*Client, error) {
 	if h.Provider == "" {
 		h.Provider = Provider
 	}
-	hc := http.Client{Timeout: tracker.DefaultTimeout}
-	if h.Client != nil {
-		hc = *h.Client
-	}
-	base := hc.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	hc.Transport = graphQLStatus{base: base}
-	h.Client = &hc
+	h.Classify = reclassify
 
 	return &Client{url: u.String(), auth: auth, http: &h}, nil
 }

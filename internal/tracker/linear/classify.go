@@ -3,18 +3,13 @@ package linear
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
-	"strconv"
-
-	"github.com/testplanit/tpi-workers/internal/tracker"
 )
 
-// graphQLStatus is the http.RoundTripper under the client's tracker.HTTP.
-// Linear reports rate limiting and refused credentials as GraphQL errors,
-// with HTTP 400 or 200; tracker.HTTP decides on the status code alone (and
-// keeps no headers of a 400). So this transport reads 200 and 400 answers
-// that carry errors and gives them the status that means the same:
+// reclassify is the client's tracker.HTTP Classify: Linear reports rate
+// limiting and refused credentials as GraphQL errors, with HTTP 400 or 200,
+// and tracker.HTTP decides on the status code. So an answer carrying
+// errors gets the status that means the same:
 //
 //   - extensions.code RATELIMITED → 429, so tracker.HTTP waits for the
 //     reset the X-RateLimit-Requests-*/Complexity-* headers name, retries,
@@ -24,32 +19,7 @@ import (
 //   - a 400 whose errors all belong to one issue alias (path ["k3", ...]):
 //     → 200, so the answer is decoded and only those issues fail.
 //
-// Other answers pass unchanged. The body is read whole (up to
-// tracker.MaxBody) and handed on.
-type graphQLStatus struct {
-	base http.RoundTripper
-}
-
-// RoundTrip implements http.RoundTripper.
-func (t graphQLStatus) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.base.RoundTrip(req)
-	if err != nil || (resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusBadRequest) {
-		return resp, err
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, tracker.MaxBody+1))
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	if code := reclassify(resp.StatusCode, body); code != resp.StatusCode {
-		resp.StatusCode = code
-		resp.Status = strconv.Itoa(code) + " " + http.StatusText(code)
-	}
-	return resp, nil
-}
-
-// reclassify is the status an answer with GraphQL errors stands for.
+// Other answers keep their status.
 func reclassify(status int, body []byte) int {
 	if !bytes.Contains(body, []byte(`"errors"`)) {
 		return status
