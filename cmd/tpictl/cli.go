@@ -38,7 +38,8 @@ func commands() map[string]command {
 		"pause":   {"<queue>", "stop workers from taking tasks off a queue", cmdPause},
 		"resume":  {"<queue>", "let workers take tasks off a paused queue again", cmdResume},
 
-		"doctor":      {"", "check every configured dependency (Valkey, PostgreSQL, SMTP, Elasticsearch, S3); names what fails", cmdDoctor},
+		"doctor":      {"", "check every configured dependency (Valkey, PostgreSQL, SMTP, Elasticsearch, S3) and what the original BullMQ workers left; names what fails", cmdDoctor},
+		"bullmq":      {"repeatables [--remove] [--yes] [--intake URL]", "the original scheduler's BullMQ repeatable jobs, listed or removed through the intake (INTAKE_URL, INTAKE_PRODUCER_TOKEN)", cmdBullMQ},
 		"healthcheck": {"<url>", "exit 0 if url answers 2xx (the container health check; the image has no curl)", cmdHealthcheck},
 
 		"stats":         {"[<queue>] [--days N]", "state counts, latency, memory, processed/failed totals and daily history", cmdStats},

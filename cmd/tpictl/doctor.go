@@ -51,6 +51,7 @@ func probes() []probe {
 		{"smtp", "EMAIL_SERVER_HOST", checkSMTP},
 		{"elasticsearch", "ELASTICSEARCH_NODE", checkElasticsearch},
 		{"s3", "AWS_ENDPOINT_URL, AWS_PUBLIC_ENDPOINT_URL or AWS_BUCKET_NAME", checkS3},
+		{"bullmq", "VALKEY_URL", checkBullMQ},
 	}
 }
 

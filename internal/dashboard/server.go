@@ -99,7 +99,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-// Handler serves /metrics, /api/v1/tasks and the dashboard; the process's
+// Handler serves /metrics, /api/v1/tasks (enqueue and task status) and the dashboard; the process's
 // runner adds /healthz and /readyz in front of it.
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -116,6 +116,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.require("metrics", RoleViewer, RoleAdmin)(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg})))
 	mux.Handle("/api/v1/tasks", http.HandlerFunc(s.enqueue))
+	mux.Handle(taskStatusPattern, http.HandlerFunc(s.taskStatus))
 	mux.Handle("GET /{$}", http.RedirectHandler(s.cfg.RootPath+overviewPath, http.StatusFound))
 	// Browsers send credentials with cross-site requests too: refuse unsafe
 	// cross-origin requests (CSRF) on the dashboard.
