@@ -33,12 +33,15 @@ test: services ## bring up what the tests need (services), then run every test a
 	@# The Kubernetes manifests, decoded strictly into the Kubernetes and KEDA types: a module of its own
 	@# (deploy/k8s/go.mod), so that those dependencies stay out of the fleet's go.mod.
 	cd deploy/k8s && $(GO) test -count=1 ./...
+	@# The BullMQ intake (Node, intake/): its own tests against the real Redis (its packages: scripts/ci-services.sh).
+	cd intake && npm test
 
 # Packages that read or write timestamps; `make test` runs them a second time under TZ=Asia/Kolkata.
 TZ_PKGS := ./internal/postgres/... ./internal/tenant/... ./internal/notify/... ./internal/email/... \
 	./internal/forecast/... ./internal/schedule/... ./internal/worker/... \
 	./cmd/notification-worker/ ./cmd/email-worker/ ./cmd/forecast-worker/ ./cmd/scheduler/ ./test/tenant/ \
-	./internal/issuesync/... ./cmd/sync-worker/ ./internal/reindex/... ./cmd/reindex-worker/
+	./internal/issuesync/... ./cmd/sync-worker/ ./internal/reindex/... ./cmd/reindex-worker/ \
+	./internal/audit/... ./cmd/audit-worker/
 
 .PHONY: vet
 vet: ## go vet
@@ -105,6 +108,15 @@ export TPI_BIN      ?= $(abspath $(BIN))
 export TPI_RUN_DIR  ?= $(CURDIR)/var/run
 export TPI_LOG_DIR  ?= $(CURDIR)/var/log
 export TPI_ENV_FILE ?= $(wildcard $(CURDIR)/.env)
+# bullmq-intake (intake/, Node.js; README "Replacing TestPlanIt's workers") is
+# opt-in: run, start and the PM2 ecosystem add it when the env file sets
+# INTAKE_API_URL. INTAKE=1 or INTAKE=0 on the command line decides instead;
+# install-systemd installs its unit only with INTAKE=1.
+INTAKE_ASKED := $(if $(filter command line environment,$(origin INTAKE)),$(filter 1,$(INTAKE)))
+INTAKE ?= $(if $(TPI_ENV_FILE),$(if $(shell grep -Es '^[[:space:]]*(export[[:space:]]+)?INTAKE_API_URL=[^[:space:]\#]' $(TPI_ENV_FILE)),1,0),0)
+# What run and start supervise: the fleet, plus the intake when it is on.
+PROCS = $(FLEET) $(if $(filter 1,$(INTAKE)),bullmq-intake)
+NPM ?= npm
 SUPERVISOR_CONF := deploy/supervisor/supervisord.conf
 SUPERVISORCTL   := supervisorctl -c $(SUPERVISOR_CONF)
 # W=<binary> narrows stop, restart, status and logs to one program.
@@ -114,10 +126,14 @@ W ?=
 fleet: ## list the binaries of the fleet (every cmd/ binary but tpictl)
 	@echo $(FLEET)
 
+.PHONY: procs
+procs: ## list what run and start supervise: the fleet, plus bullmq-intake when .env sets INTAKE_API_URL (or INTAKE=1)
+	@echo $(PROCS)
+
 .PHONY: run
-run: build ## the whole fleet in the foreground, prefixed log lines; Ctrl-C drains every process
-	@echo "fleet ($(words $(FLEET))): $(FLEET)"
-	@LOG_FORMAT=$${LOG_FORMAT:-text} $(MAKE) --no-print-directory -j$(words $(FLEET)) $(addprefix fg-,$(FLEET))
+run: build $(if $(filter 1,$(INTAKE)),intake-deps) ## the whole fleet in the foreground, prefixed log lines; Ctrl-C drains every process
+	@echo "fleet ($(words $(PROCS))): $(PROCS)"
+	@LOG_FORMAT=$${LOG_FORMAT:-text} $(MAKE) --no-print-directory -j$(words $(PROCS)) $(addprefix fg-,$(PROCS))
 
 # One foreground process with its name before every line; sed ignores Ctrl-C
 # so that the drain's last lines still get through.
@@ -127,10 +143,17 @@ fg-%:
 run-%: build ## one binary in the foreground, e.g. make run-email-worker, make run-scheduler
 	deploy/tpi-exec $*
 
+.PHONY: intake-deps
+intake-deps: ## npm ci --omit=dev in intake/ (bullmq-intake's dependencies) when node_modules is missing
+	@test -d intake/node_modules || { cd intake && $(NPM) ci --omit=dev --no-audit --no-fund; }
+
+run-bullmq-intake: intake-deps ## the BullMQ intake (Node.js) in the foreground
+	deploy/tpi-exec bullmq-intake
+
 .PHONY: start stop restart status logs delete
-start: build ## start the fleet under supervisord (daemon), or add new binaries to the running one
+start: build $(if $(filter 1,$(INTAKE)),intake-deps) ## start the fleet under supervisord (daemon), or add new binaries to the running one; the intake too when .env sets INTAKE_API_URL
 	@mkdir -p $(TPI_RUN_DIR) $(TPI_LOG_DIR)
-	@deploy/supervisor/programs.sh $(FLEET) > $(TPI_RUN_DIR)/programs.conf
+	@deploy/supervisor/programs.sh $(PROCS) > $(TPI_RUN_DIR)/programs.conf
 	@if [ -S $(TPI_RUN_DIR)/supervisor.sock ] && $(SUPERVISORCTL) pid >/dev/null 2>&1; then \
 		$(SUPERVISORCTL) update && $(SUPERVISORCTL) start all; \
 	else supervisord -c $(SUPERVISOR_CONF); fi
@@ -169,7 +192,7 @@ ENV_DIR     ?= /etc/tpi-workers
 SYSTEMD_ENABLE ?= yes
 
 .PHONY: install-systemd
-install-systemd: build ## (root) install binaries + tpi-worker@.service; enable one instance per binary (reboot-proof)
+install-systemd: build ## (root) install binaries + tpi-worker@.service; enable one instance per binary (reboot-proof); INTAKE=1 adds tpi-bullmq-intake.service
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/tpi-workers $(DESTDIR)$(PREFIX)/share/doc/tpi-workers \
 		$(DESTDIR)$(SYSTEMD_DIR) $(DESTDIR)$(ENV_DIR)
 	install -m 0755 $(addprefix $(BIN)/,$(CMDS)) $(DESTDIR)$(PREFIX)/bin/
@@ -178,11 +201,19 @@ install-systemd: build ## (root) install binaries + tpi-worker@.service; enable 
 	for u in 'tpi-worker@.service' tpi-workers.target; do \
 		sed 's|/usr/local|$(PREFIX)|g; s|/etc/tpi-workers|$(ENV_DIR)|g' "deploy/systemd/$$u" > "$(DESTDIR)$(SYSTEMD_DIR)/$$u"; done
 	[ -f $(DESTDIR)$(ENV_DIR)/env ] || install -m 0640 .env.example $(DESTDIR)$(ENV_DIR)/env
+ifeq ($(INTAKE_ASKED),1)
+	@# The intake: its sources and production dependencies under lib/tpi-workers/intake, and its unit.
+	rm -rf $(DESTDIR)$(PREFIX)/lib/tpi-workers/intake
+	install -d $(DESTDIR)$(PREFIX)/lib/tpi-workers/intake
+	cp -R intake/src intake/package.json intake/package-lock.json $(DESTDIR)$(PREFIX)/lib/tpi-workers/intake/
+	cd $(DESTDIR)$(PREFIX)/lib/tpi-workers/intake && $(NPM) ci --omit=dev --no-audit --no-fund
+	sed 's|/usr/local|$(PREFIX)|g; s|/etc/tpi-workers|$(ENV_DIR)|g' deploy/systemd/tpi-bullmq-intake.service > "$(DESTDIR)$(SYSTEMD_DIR)/tpi-bullmq-intake.service"
+endif
 	@if [ -z "$(DESTDIR)" ] && [ "$(SYSTEMD_ENABLE)" = yes ]; then \
 		id -u tpi-workers >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin tpi-workers; \
 		chgrp tpi-workers $(ENV_DIR)/env; \
 		systemctl daemon-reload; \
-		systemctl enable tpi-workers.target $(foreach f,$(FLEET),tpi-worker@$(f).service); \
+		systemctl enable tpi-workers.target $(foreach f,$(FLEET),tpi-worker@$(f).service) $(if $(INTAKE_ASKED),tpi-bullmq-intake.service); \
 		echo "Edit $(ENV_DIR)/env, then: systemctl start tpi-workers.target"; \
 	fi
 

@@ -46,6 +46,7 @@ export DATABASE_URL=$db_url VALKEY_URL=redis://127.0.0.1:$port/0
 export HTTP_ADDR=127.0.0.1:0 DASHBOARD_INSECURE_OPEN=true
 export EMAIL_SERVER_HOST=127.0.0.1 EMAIL_SERVER_PORT=1025 EMAIL_FROM=bench@example.com
 export ENCRYPTION_KEY=bench-fleet-key   # sync-worker refuses to start without it
+export ELASTICSEARCH_NODE=http://127.0.0.1:9200   # reindex-worker refuses to start without it (none needs to answer)
 mkdir -p "$TPI_RUN_DIR" "$TPI_LOG_DIR"
 "$root/deploy/supervisor/programs.sh" "${fleet[@]}" > "$TPI_RUN_DIR/programs.conf"
 ctl() { supervisorctl -c "$root/deploy/supervisor/supervisord.conf" "$@"; }

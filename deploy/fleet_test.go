@@ -97,7 +97,7 @@ EMAIL_WORKER_MAX_MEMORY_RESTART=300M
 // tpi-exec, restarted on any exit, with a stop timeout above the drain.
 // (test/fault runs this configuration for real under supervisord.)
 func TestSupervisorPrograms(t *testing.T) {
-	names := fleet(t)
+	names := append(fleet(t), intake)
 	out, err := exec.Command("./supervisor/programs.sh", names...).Output()
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +130,85 @@ func TestSupervisorPrograms(t *testing.T) {
 	}
 }
 
+// intake is the BullMQ intake's name in every run mode: the Node.js process
+// of intake/, started by tpi-exec like a binary of the fleet, but opt-in.
+const intake = "bullmq-intake"
+
+// tpi-exec runs the intake with node (TPI_NODE) on TPI_INTAKE_DIR/src/main.js,
+// with the env file sourced, in place (same PID), as it runs a binary.
+func TestTpiExecRunsTheIntakeWithNode(t *testing.T) {
+	dir := t.TempDir()
+	node := filepath.Join(dir, "node")
+	fake := "#!/bin/sh\necho \"pid=$$ api=$INTAKE_API_URL args=$*\"\n"
+	if err := os.WriteFile(node, []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	envFile := filepath.Join(dir, "env")
+	if err := os.WriteFile(envFile, []byte("INTAKE_API_URL=http://dashboard:8080   # the dashboard\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", `echo "shell=$$"; exec ./tpi-exec bullmq-intake`)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TPI_NODE=" + node, "TPI_INTAKE_DIR=/opt/intake", "TPI_ENV_FILE=" + envFile}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("tpi-exec %s: %v\n%s", intake, err, out)
+	}
+	m := regexp.MustCompile(`shell=(\d+)\npid=(\d+) api=(\S*) args=(.*)\n`).FindStringSubmatch(string(out))
+	if m == nil || m[1] != m[2] || m[3] != "http://dashboard:8080" || m[4] != "/opt/intake/src/main.js" {
+		t.Errorf("want node /opt/intake/src/main.js in place of tpi-exec with the env file's INTAKE_API_URL: %q", out)
+	}
+	// Without TPI_INTAKE_DIR: intake/ of this repository.
+	cmd = exec.Command("./tpi-exec", intake)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TPI_NODE=" + node}
+	out, err = cmd.CombinedOutput()
+	root, _ := filepath.Abs("..")
+	if err != nil || !strings.Contains(string(out), "args="+filepath.Join(root, "intake", "src", "main.js")) {
+		t.Errorf("default intake directory: %v %q", err, out)
+	}
+}
+
+// The intake is opt-in for `make run` and `make start` (`make procs`): on
+// when the env file sets INTAKE_API_URL, or with INTAKE=1; INTAKE=0 wins.
+func TestMakeStartsTheIntakeOnlyWhenConfigured(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	on := write("on", "VALKEY_URL=redis://127.0.0.1:6379/0\nINTAKE_API_URL=http://127.0.0.1:8080   # the dashboard\n")
+	quoted := write("quoted", "export INTAKE_API_URL='http://127.0.0.1:8080'\n")
+	commented := write("commented", "# INTAKE_API_URL=http://127.0.0.1:8080\n")
+	empty := write("empty", "INTAKE_API_URL=            # unset\n")
+	for _, tt := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"TPI_ENV_FILE="}, false},
+		{[]string{"TPI_ENV_FILE=" + on}, true},
+		{[]string{"TPI_ENV_FILE=" + quoted}, true},
+		{[]string{"TPI_ENV_FILE=" + commented}, false},
+		{[]string{"TPI_ENV_FILE=" + empty}, false},
+		{[]string{"TPI_ENV_FILE=" + on, "INTAKE=0"}, false},
+		{[]string{"TPI_ENV_FILE=", "INTAKE=1"}, true},
+	} {
+		out, err := exec.Command("make", append([]string{"-s", "-C", "..", "procs"}, tt.args...)...).Output()
+		if err != nil {
+			t.Fatalf("make procs %v: %v", tt.args, err)
+		}
+		got := strings.Fields(string(out))
+		want := fleet(t)
+		if tt.want {
+			want = append(want, intake)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("make procs %v = %v, want %v", tt.args, got, want)
+		}
+	}
+}
+
 // The systemd units, installed by `make install-systemd` into a scratch
 // prefix, pass `systemd-analyze verify` for every binary of the fleet.
 func TestSystemdUnitsVerify(t *testing.T) {
@@ -138,12 +217,29 @@ func TestSystemdUnitsVerify(t *testing.T) {
 	}
 	dir := t.TempDir()
 	units := filepath.Join(dir, "systemd")
-	install := exec.Command("make", "-s", "-C", "..", "install-systemd",
-		"BIN="+filepath.Join(dir, "build"), "PREFIX="+filepath.Join(dir, "usr"),
-		"SYSTEMD_DIR="+units, "ENV_DIR="+filepath.Join(dir, "etc"), "SYSTEMD_ENABLE=no")
-	if out, err := install.CombinedOutput(); err != nil {
-		t.Fatalf("make install-systemd: %v\n%s", err, out)
+	install := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("make", append([]string{"-s", "-C", "..", "install-systemd",
+			"BIN=" + filepath.Join(dir, "build"), "PREFIX=" + filepath.Join(dir, "usr"),
+			"SYSTEMD_DIR=" + units, "ENV_DIR=" + filepath.Join(dir, "etc"), "SYSTEMD_ENABLE=no"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("make install-systemd %v: %v\n%s", args, err, out)
+		}
 	}
+	// The intake only when asked, even with INTAKE_API_URL in the repository's .env.
+	install("TPI_ENV_FILE=" + writeEnv(t, "INTAKE_API_URL=http://127.0.0.1:8080\n"))
+	intakeUnit := filepath.Join(units, "tpi-"+intake+".service")
+	if _, err := os.Stat(intakeUnit); err == nil {
+		t.Errorf("make install-systemd without INTAKE=1 installed %s", intakeUnit)
+	}
+	// INTAKE=1: the unit, and intake/ with its dependencies (NPM=true: the
+	// npm ci is not run here).
+	install("INTAKE=1", "NPM=true")
+	intakeDir := filepath.Join(dir, "usr", "lib", "tpi-workers", "intake")
+	if _, err := os.Stat(filepath.Join(intakeDir, "src", "main.js")); err != nil {
+		t.Errorf("the intake's sources are not installed: %v", err)
+	}
+	checkIntakeUnit(t, intakeUnit, filepath.Join(dir, "usr", "lib", "tpi-workers", "tpi-exec"), intakeDir, filepath.Join(dir, "etc", "env"))
 	tmpl, err := os.ReadFile(filepath.Join(units, "tpi-worker@.service"))
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +258,7 @@ func TestSystemdUnitsVerify(t *testing.T) {
 	if unit["Install"]["WantedBy"] != "tpi-workers.target" {
 		t.Errorf("WantedBy %q", unit["Install"]["WantedBy"])
 	}
-	args := []string{"verify", filepath.Join(units, "tpi-workers.target")}
+	args := []string{"verify", filepath.Join(units, "tpi-workers.target"), intakeUnit}
 	for _, n := range fleet(t) {
 		if _, err := os.Stat(filepath.Join(dir, "usr", "bin", n)); err != nil {
 			t.Errorf("binary %s not installed: %v", n, err)
@@ -179,6 +275,46 @@ func TestSystemdUnitsVerify(t *testing.T) {
 	}
 }
 
+// writeEnv writes an env file in a scratch directory and returns its path.
+func writeEnv(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "env")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// checkIntakeUnit: the installed tpi-bullmq-intake.service runs node through
+// tpi-exec with the fleet's env file, is restarted, stops with SIGTERM within
+// a timeout above INTAKE_SHUTDOWN_TIMEOUT, and belongs to tpi-workers.target.
+func checkIntakeUnit(t *testing.T, path, tpiExec, intakeDir, envFile string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("make install-systemd INTAKE=1: %v", err)
+	}
+	unit := parseINI(string(data))
+	svc := unit["Service"]
+	for k, want := range map[string]string{"Type": "simple", "Restart": "always", "KillSignal": "SIGTERM",
+		"ExecStart": tpiExec + " " + intake} {
+		if svc[k] != want {
+			t.Errorf("%s: [Service] %s=%q, want %q", filepath.Base(path), k, svc[k], want)
+		}
+	}
+	if s, _ := strconv.Atoi(svc["TimeoutStopSec"]); s <= 10 {
+		t.Errorf("TimeoutStopSec %q must exceed INTAKE_SHUTDOWN_TIMEOUT (10 s)", svc["TimeoutStopSec"])
+	}
+	for _, want := range []string{"Environment=TPI_ENV_FILE=" + envFile, "Environment=TPI_INTAKE_DIR=" + intakeDir} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("%s lacks %s", filepath.Base(path), want)
+		}
+	}
+	if unit["Unit"]["PartOf"] != "tpi-workers.target" || unit["Install"]["WantedBy"] != "tpi-workers.target" {
+		t.Errorf("%s: PartOf %q WantedBy %q, want tpi-workers.target", filepath.Base(path), unit["Unit"]["PartOf"], unit["Install"]["WantedBy"])
+	}
+}
+
 // The PM2 ecosystem loads in Node.js and runs one Go binary per app,
 // without an interpreter, through tpi-exec.
 func TestPM2Ecosystem(t *testing.T) {
@@ -191,43 +327,61 @@ func TestPM2Ecosystem(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command("node", "-e", `process.stdout.write(JSON.stringify(require("./pm2/ecosystem.config.js")))`)
-	cmd.Env = append(os.Environ(), "TPI_BIN="+bin, "TPI_ENV_FILE=/etc/tpi-workers/env")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node: %v", err)
-	}
-	var eco struct {
-		Apps []struct {
-			Name, Script, Interpreter string
-			Args                      []string
-			Autorestart               bool   `json:"autorestart"`
-			KillTimeout               int    `json:"kill_timeout"`
-			MaxMemoryRestart          string `json:"max_memory_restart"`
-			Env                       map[string]string
+	// Without INTAKE_API_URL in the env file: the fleet; with it, the intake
+	// too, stopped with SIGTERM (PM2's default SIGINT is not its drain).
+	for _, tt := range []struct {
+		envFile string
+		intake  bool
+	}{
+		{"/etc/tpi-workers/env", false},
+		{writeEnv(t, "INTAKE_API_URL=http://127.0.0.1:8080\n"), true},
+	} {
+		cmd := exec.Command("node", "-e", `process.stdout.write(JSON.stringify(require("./pm2/ecosystem.config.js")))`)
+		cmd.Env = append(os.Environ(), "TPI_BIN="+bin, "TPI_ENV_FILE="+tt.envFile, "INTAKE=")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("node: %v", err)
 		}
-	}
-	if err := json.Unmarshal(out, &eco); err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, a := range eco.Apps {
-		names = append(names, a.Name)
-		if a.Interpreter != "none" || !strings.HasSuffix(a.Script, "/deploy/tpi-exec") || !slices.Equal(a.Args, []string{a.Name}) {
-			t.Errorf("%s: script %q args %v interpreter %q", a.Name, a.Script, a.Args, a.Interpreter)
+		var eco struct {
+			Apps []struct {
+				Name, Script, Interpreter string
+				Args                      []string
+				Autorestart               bool   `json:"autorestart"`
+				KillTimeout               int    `json:"kill_timeout"`
+				KillSignal                string `json:"kill_signal"`
+				MaxMemoryRestart          string `json:"max_memory_restart"`
+				Env                       map[string]string
+			}
 		}
-		if !a.Autorestart || a.KillTimeout <= 25000 || a.MaxMemoryRestart == "" {
-			t.Errorf("%s: autorestart %v kill_timeout %d max_memory_restart %q", a.Name, a.Autorestart, a.KillTimeout, a.MaxMemoryRestart)
+		if err := json.Unmarshal(out, &eco); err != nil {
+			t.Fatal(err)
 		}
-		if a.Env["TPI_BIN"] != bin || a.Env["TPI_ENV_FILE"] != "/etc/tpi-workers/env" {
-			t.Errorf("%s: env %v", a.Name, a.Env)
+		var names []string
+		for _, a := range eco.Apps {
+			names = append(names, a.Name)
+			if a.Interpreter != "none" || !strings.HasSuffix(a.Script, "/deploy/tpi-exec") || !slices.Equal(a.Args, []string{a.Name}) {
+				t.Errorf("%s: script %q args %v interpreter %q", a.Name, a.Script, a.Args, a.Interpreter)
+			}
+			if !a.Autorestart || a.KillTimeout <= 25000 || a.MaxMemoryRestart == "" {
+				t.Errorf("%s: autorestart %v kill_timeout %d max_memory_restart %q", a.Name, a.Autorestart, a.KillTimeout, a.MaxMemoryRestart)
+			}
+			if a.Env["TPI_BIN"] != bin || a.Env["TPI_ENV_FILE"] != tt.envFile {
+				t.Errorf("%s: env %v", a.Name, a.Env)
+			}
+			if a.Name == intake && a.KillSignal != "SIGTERM" {
+				t.Errorf("%s: kill_signal %q, want SIGTERM", a.Name, a.KillSignal)
+			}
 		}
-	}
-	if want := fleet(t); !slices.Equal(names, want) {
-		t.Errorf("apps %v, want %v", names, want)
+		want := fleet(t)
+		if tt.intake {
+			want = append(want, intake)
+		}
+		if !slices.Equal(names, want) {
+			t.Errorf("env file %s: apps %v, want %v", tt.envFile, names, want)
+		}
 	}
 
-	cmd = exec.Command("node", "-e", `require("./pm2/ecosystem.config.js")`)
+	cmd := exec.Command("node", "-e", `require("./pm2/ecosystem.config.js")`)
 	cmd.Env = append(os.Environ(), "TPI_BIN="+t.TempDir())
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "run `make build` first") {
 		t.Errorf("an empty bin dir must stop pm2 with a hint: %v %s", err, out)

@@ -2,6 +2,7 @@
 # Installs the real services some tests need beyond PostgreSQL and Redis
 # (called by .ci/run; safe to re-run). Versions as in SERVICES.md.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 GOBIN="$(go env GOPATH)/bin"
 export PATH="$GOBIN:$PATH"
 
@@ -23,4 +24,11 @@ apt_install() {
 command -v supervisord >/dev/null 2>&1 || apt_install supervisor
 # Headless Chromium for the dashboard's browser test.
 command -v chromium >/dev/null 2>&1 || apt_install chromium
-echo "extra services ready: mailpit v1.33.1, supervisord $(supervisord --version), $(chromium --version 2>/dev/null)"
+# Node and the BullMQ intake's packages (intake/package-lock.json) for the
+# intake's own tests and the end-to-end test that produces with BullMQ.
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+if [ ! -f intake/node_modules/.package-lock.json ] || [ intake/package-lock.json -nt intake/node_modules/.package-lock.json ]; then
+  echo "installing the intake's packages (npm ci)"
+  (cd intake && npm ci --no-audit --no-fund --loglevel=error)
+fi
+echo "extra services ready: mailpit v1.33.1, supervisord $(supervisord --version), $(chromium --version 2>/dev/null), node $(node --version)"

@@ -40,10 +40,10 @@ const screenshotDir = "testdata/screenshots"
 // chromium is the Debian package's browser (apt-get install chromium).
 const chromium = "/usr/bin/chromium"
 
-// TestBrowserLogsInAndSeesTheSixQueues builds and starts the real dashboard
+// TestBrowserLogsInAndSeesTheSevenQueues builds and starts the real dashboard
 // binary, logs in with headless Chromium (answering the basic-auth challenge
 // as a person would), and captures the queues page.
-func TestBrowserLogsInAndSeesTheSixQueues(t *testing.T) {
+func TestBrowserLogsInAndSeesTheSevenQueues(t *testing.T) {
 	if _, err := os.Stat(chromium); err != nil {
 		t.Fatalf("%s is missing: install Debian's chromium (scripts/ci-services.sh does): %v", chromium, err)
 	}
@@ -259,7 +259,7 @@ func startFleet(t *testing.T, opt asynq.RedisClientOpt) {
 	t.Cleanup(s.Shutdown)
 }
 
-// seedQueues puts a task in each of the six queues (asynqmon lists the
+// seedQueues puts a task in each of the seven queues (asynqmon lists the
 // queues that have held a task), one of them with a progress result.
 func seedQueues(t *testing.T, opt asynq.RedisClientOpt) {
 	t.Helper()
@@ -282,6 +282,12 @@ func seedQueues(t *testing.T, opt asynq.RedisClientOpt) {
 		},
 		func() (*asynq.Task, error) {
 			return task.NewReindex(task.Reindex{EntityType: task.EntityProjects, ProjectID: &project})
+		},
+		func() (*asynq.Task, error) {
+			return task.NewAuditEvent(task.AuditLog{
+				Event:    task.AuditEvent{Action: task.AuditLogin, EntityType: "User", EntityID: "u1"},
+				QueuedAt: "2025-03-04T05:06:07.008Z",
+			})
 		},
 	}
 	for _, mk := range tasks {
@@ -343,7 +349,7 @@ func browser(t *testing.T) context.Context {
 
 // TestBrowserShowsTheJobQueuesPage starts the real binary and drives the Job
 // Queues page (the original's Admin > Job Queues table) in headless
-// Chromium: the six queues on an empty store, the counts after tasks arrive
+// Chromium: the seven queues on an empty store, the counts after tasks arrive
 // (by the page's own 10 s refresh), pause and clean with its confirmation
 // dialog. It writes job-queues-empty.png and job-queues-tasks.png.
 func TestBrowserShowsTheJobQueuesPage(t *testing.T) {
@@ -388,11 +394,11 @@ func TestBrowserShowsTheJobQueuesPage(t *testing.T) {
 		}
 		return nil
 	}
-	testenv.Eventually(t, 20*time.Second, func() bool { return len(table()) == 6 }, "the page to list six queues")
+	testenv.Eventually(t, 20*time.Second, func() bool { return len(table()) == 7 }, "the page to list seven queues")
 	if u, err := chromedp.Run(ctx, chromedp.Location()); err != nil || !strings.HasSuffix(u, "/admin/queues/overview") {
 		t.Errorf("/ led to %q (%v)", u, err)
 	}
-	order := []string{task.QueueForecast, task.QueueNotifications, task.QueueEmails, task.QueueIssueSync, task.QueueTestmoImports, task.QueueReindex}
+	order := []string{task.QueueForecast, task.QueueNotifications, task.QueueEmails, task.QueueIssueSync, task.QueueTestmoImports, task.QueueReindex, task.QueueAuditLogs}
 	for i, q := range order {
 		want := map[string]string{"queue": q, "status": "Idle", "live": "—", "waiting": "0", "active": "0", "completed": "0",
 			"failed": "0", "delayed": "0", "buttons": "pause! clean"}
@@ -446,6 +452,7 @@ func TestBrowserShowsTheJobQueuesPage(t *testing.T) {
 		task.QueueEmails:        {"status": "Idle", "live": "—", "waiting": "1", "delayed": "1", "buttons": "pause clean"},
 		task.QueueTestmoImports: {"status": "Idle", "waiting": "1", "failed": "1"},
 		task.QueueReindex:       {"status": "Idle", "waiting": "1", "buttons": "pause clean"},
+		task.QueueAuditLogs:     {"status": "Idle", "waiting": "1", "buttons": "pause clean"},
 	}
 	matches := func() bool {
 		table()

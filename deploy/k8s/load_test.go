@@ -108,17 +108,17 @@ func newObject(tm metav1.TypeMeta) (any, error) {
 		return &kedav1alpha1.ScaledObject{}, nil
 	case "keda.sh/v1alpha1 TriggerAuthentication":
 		return &kedav1alpha1.TriggerAuthentication{}, nil
-	case "kustomize.config.k8s.io/v1beta1 Kustomization":
+	case "kustomize.config.k8s.io/v1beta1 Kustomization", "kustomize.config.k8s.io/v1alpha1 Component":
 		return &kusttypes.Kustomization{}, nil
 	}
 	return nil, fmt.Errorf("apiVersion %q kind %q: not a kind the fleet uses (or a typo)", tm.APIVersion, tm.Kind)
 }
 
-// manifestFiles lists every YAML file under base/ and overlays/.
+// manifestFiles lists every YAML file under base/, overlays/ and components/.
 func manifestFiles(t *testing.T) []string {
 	t.Helper()
 	var files []string
-	for _, dir := range []string{"base", "overlays"} {
+	for _, dir := range []string{"base", "overlays", "components"} {
 		err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 			if err == nil && !d.IsDir() && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
 				files = append(files, path)

@@ -11,6 +11,11 @@
 // from cmd/*), except the tpictl CLI. Each app runs deploy/tpi-exec, which
 // reads TPI_ENV_FILE (default .env at the repository root) at every start and
 // then execs the binary: PM2 watches the Go process itself.
+//
+// Plus the BullMQ intake (intake/, Node.js; README "Replacing TestPlanIt's
+// workers") when the env file sets INTAKE_API_URL, as `make start` does;
+// INTAKE=1 or INTAKE=0 in pm2's environment decides instead. Run
+// `npm ci --omit=dev` in intake/ first (`make intake-deps`).
 const fs = require('fs');
 const path = require('path');
 
@@ -38,6 +43,24 @@ if (names.length === 0) {
   throw new Error(`no binaries in ${bin}: run \`make build\` first`);
 }
 
+// The intake runs when asked (INTAKE=1) or configured (INTAKE_API_URL set in
+// the env file), the rule of the Makefile's INTAKE.
+function intakeOn() {
+  if (process.env.INTAKE === '1' || process.env.INTAKE === '0') {
+    return process.env.INTAKE === '1';
+  }
+  let text = '';
+  try {
+    text = fs.readFileSync(envFile, 'utf8');
+  } catch {
+    return false;
+  }
+  return /^[ \t]*(export[ \t]+)?INTAKE_API_URL=[^\s#]/m.test(text);
+}
+if (intakeOn()) {
+  names.push('bullmq-intake');
+}
+
 module.exports = {
   apps: names.map((name) => ({
     name,
@@ -49,8 +72,12 @@ module.exports = {
     instances: 1,
     autorestart: true,
     // Drain: SIGINT/SIGTERM lets in-flight tasks finish within
-    // SHUTDOWN_TIMEOUT (25 s); PM2 waits longer before SIGKILL.
+    // SHUTDOWN_TIMEOUT (25 s; the intake's INTAKE_SHUTDOWN_TIMEOUT, 10 s);
+    // PM2 waits longer before SIGKILL.
     kill_timeout: 40000,
+    // PM2 stops with SIGINT; the intake drains on SIGTERM (the Go binaries
+    // on either).
+    ...(name === 'bullmq-intake' ? { kill_signal: 'SIGTERM' } : {}),
     min_uptime: 2000,
     max_restarts: 1000,
     restart_delay: 1000,

@@ -50,7 +50,8 @@ type Config struct {
 	// QueueConcurrency is each queue's concurrency as its workers are
 	// configured, read from the same variables (NOTIFICATION_CONCURRENCY,
 	// EMAIL_CONCURRENCY, FORECAST_CONCURRENCY, SYNC_CONCURRENCY,
-	// TESTMO_IMPORT_CONCURRENCY, ELASTICSEARCH_REINDEX_CONCURRENCY) with the
+	// TESTMO_IMPORT_CONCURRENCY, ELASTICSEARCH_REINDEX_CONCURRENCY,
+	// AUDIT_LOG_CONCURRENCY) with the
 	// same defaults (pkg/task.Queues); the Job Queues page shows it beside
 	// what the running workers offer. A missing queue means its default.
 	QueueConcurrency map[string]int

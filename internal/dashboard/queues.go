@@ -76,7 +76,8 @@ const (
 
 // QueuesResponse is the body of GET /api/v1/queues.
 type QueuesResponse struct {
-	// Queues are the six queues in the original page's order, each listed
+	// Queues are the seven queues in the original page's order (audit-logs,
+	// which the original page omits, last), each listed
 	// whether or not it has held a task.
 	Queues []QueueSummary `json:"queues"`
 	// RefreshedAt is when the counts were read.
@@ -158,10 +159,11 @@ type CleanCounts struct {
 	Failed    int `json:"failed"`
 }
 
-// pageOrder is the queues in the order of the original page.
+// pageOrder is the queues in the order of the original page, then
+// audit-logs, which the original page does not show.
 func pageOrder() []string {
 	return []string{task.QueueForecast, task.QueueNotifications, task.QueueEmails,
-		task.QueueIssueSync, task.QueueTestmoImports, task.QueueReindex}
+		task.QueueIssueSync, task.QueueTestmoImports, task.QueueReindex, task.QueueAuditLogs}
 }
 
 // loadQueueConcurrency reads each queue's concurrency variable as the
@@ -424,7 +426,7 @@ func (u *queuesUI) queueInfo(queue string) (*asynq.QueueInfo, error) {
 	return info, nil
 }
 
-// snapshot reads the six queues and the running servers. asynq's Inspector
+// snapshot reads the seven queues and the running servers. asynq's Inspector
 // takes no context; each call is one short Valkey round trip.
 func (u *queuesUI) snapshot(actions bool) (QueuesResponse, error) {
 	resp := QueuesResponse{Actions: actions}

@@ -71,7 +71,7 @@ func emptyRow(name string, configured int) QueueSummary {
 		Concurrency: Concurrency{Configured: configured, Env: spec.ConcurrencyEnv}}
 }
 
-func TestQueuesAPIListsTheSixQueuesOnAnEmptyStore(t *testing.T) {
+func TestQueuesAPIListsTheSevenQueuesOnAnEmptyStore(t *testing.T) {
 	e, _ := newQueuesEnv(t, func(c *Config) { c.QueueConcurrency = map[string]int{task.QueueEmails: 7} })
 	before := time.Now().Add(-time.Second)
 	got := e.listQueues(t, req{token: viewerToken})
@@ -82,6 +82,7 @@ func TestQueuesAPIListsTheSixQueuesOnAnEmptyStore(t *testing.T) {
 		emptyRow(task.QueueIssueSync, 2),
 		emptyRow(task.QueueTestmoImports, 1),
 		emptyRow(task.QueueReindex, 2),
+		emptyRow(task.QueueAuditLogs, 3),
 	}
 	if diff := cmp.Diff(want, got.Queues); diff != "" {
 		t.Errorf("queues (-want +got):\n%s", diff)
@@ -102,7 +103,7 @@ func TestQueuesAPIListsTheSixQueuesOnAnEmptyStore(t *testing.T) {
 		Queues      []map[string]json.RawMessage `json:"queues"`
 		RefreshedAt string                       `json:"refreshedAt"`
 	}
-	if err := json.Unmarshal([]byte(body), &raw); err != nil || len(raw.Queues) != 6 || raw.RefreshedAt == "" {
+	if err := json.Unmarshal([]byte(body), &raw); err != nil || len(raw.Queues) != 7 || raw.RefreshedAt == "" {
 		t.Fatalf("body %s: %v", body, err)
 	}
 	for _, k := range []string{"name", "registered", "paused", "status", "concurrency", "waiting", "active", "completed", "failed", "delayed", "retrying", "link"} {
@@ -203,6 +204,7 @@ func TestQueuesAPICountsTasksAndLiveConcurrency(t *testing.T) {
 		emptyRow(task.QueueIssueSync, 2),
 		emptyRow(task.QueueTestmoImports, 1),
 		emptyRow(task.QueueReindex, 2),
+		emptyRow(task.QueueAuditLogs, 3),
 	}
 	if diff := cmp.Diff(want, got.Queues); diff != "" {
 		t.Errorf("queues (-want +got):\n%s", diff)
@@ -244,7 +246,7 @@ func TestQueueActionsNeedAnAdminAndTheHeader(t *testing.T) {
 		{"pause from another origin", req{method: "POST", path: pause, token: adminToken,
 			header: map[string]string{csrfHeader: "x", "Origin": "https://evil.example"}}, 403, "cross-origin"},
 		{"pause with GET", req{path: pause, token: adminToken, header: actionHeader()}, 405, "use POST"},
-		{"unknown queue", req{method: "POST", path: queuesAPIPath + "/audit-logs/pause", token: adminToken, header: actionHeader()}, 404, `unknown queue "audit-logs"`},
+		{"unknown queue", req{method: "POST", path: queuesAPIPath + "/audit-log/pause", token: adminToken, header: actionHeader()}, 404, `unknown queue "audit-log"`},
 		{"unknown action", req{method: "POST", path: queuesAPIPath + "/emails/drain", token: adminToken, header: actionHeader()}, 404, `unknown action "drain"`},
 		{"pause a queue without tasks", req{method: "POST", path: queuesAPIPath + "/emails/pause", token: adminToken, header: actionHeader()}, 409, "no task yet"},
 	} {
@@ -565,7 +567,7 @@ func TestJobQueuesPage(t *testing.T) {
 			t.Fatalf("%d %s", code, body)
 		}
 		p := parsePage(t, body)
-		if len(p.rows) != 6 || len(p.buttons) != 0 || !strings.Contains(p.notice, "may view") || p.dataAttr["data-actions"] != "false" {
+		if len(p.rows) != 7 || len(p.buttons) != 0 || !strings.Contains(p.notice, "may view") || p.dataAttr["data-actions"] != "false" {
 			t.Errorf("viewer page: rows %v, buttons %v, notice %q, data %v", p.rows, p.buttons, p.notice, p.dataAttr)
 		}
 		if !strings.Contains(body, "EMAIL_CONCURRENCY") || !strings.Contains(body, "Delayed") {
@@ -620,7 +622,7 @@ func TestJobQueuesPageInReadOnlyMode(t *testing.T) {
 		t.Fatalf("%d %s", code, body)
 	}
 	p := parsePage(t, body)
-	if len(p.rows) != 6 || len(p.buttons) != 0 || !strings.Contains(p.notice, "DASHBOARD_READ_ONLY") {
+	if len(p.rows) != 7 || len(p.buttons) != 0 || !strings.Contains(p.notice, "DASHBOARD_READ_ONLY") {
 		t.Errorf("read-only page: rows %v, buttons %v, notice %q", p.rows, p.buttons, p.notice)
 	}
 }
@@ -633,7 +635,7 @@ func TestLoadConfigReadsTheWorkersConcurrency(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]int{task.QueueNotifications: 5, task.QueueEmails: 9, task.QueueForecast: 5,
-		task.QueueIssueSync: 4, task.QueueTestmoImports: 1, task.QueueReindex: 2}
+		task.QueueIssueSync: 4, task.QueueTestmoImports: 1, task.QueueReindex: 2, task.QueueAuditLogs: 3}
 	if diff := cmp.Diff(want, cfg.QueueConcurrency); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}

@@ -45,6 +45,15 @@ func FuzzDecode(f *testing.F) {
 			`{"jobId":"ck1"}`, `{"jobId":"ck1","mode":"import","tenantId":"t"}`, `{"jobId":"ck1","mode":"x"}`,
 		},
 		task.TypeReindex: {`{"entityType":"all","userId":"u"}`, `{"entityType":"issues","projectId":3}`, `{"projectId":null,"importJobId":"j"}`, `{"entityType":"x"}`},
+		task.TypeAuditEvent: {
+			`{"event":{"action":"UPDATE","entityType":"RepositoryCases","entityId":"12","entityName":"Login","changes":{"name":{"old":"a","new":"b"}},"projectId":3,"userId":"u1","metadata":{"n":1e400}},"context":{"ipAddress":"10.0.0.1","userAgent":"curl","requestId":"r1"},"queuedAt":"2025-03-04T05:06:07.008Z","tenantId":"acme"}`,
+			`{"event":{"action":"LOGIN","entityType":"User","entityId":"u1"},"context":null,"queuedAt":"2025-03-04T05:06:07Z"}`,
+			`{"event":{"action":"login","entityType":"User","entityId":"u1"},"queuedAt":"2025-03-04T05:06:07Z"}`,
+			`{"event":{"action":"LOGIN","entityType":"User","entityId":"u1","changes":[1]},"queuedAt":"2025-03-04T05:06:07Z"}`,
+			`{"event":{"action":"LOGIN","entityType":"User","entityId":"u1","metadata":{"a":"\ud800"}},"queuedAt":"2025-03-04T05:06:07Z"}`,
+			`{"event":{"action":"LOGIN","entityType":"User","entityId":"u1","projectId":1.5},"queuedAt":"2025-03-04T05:06:07Z"}`,
+			`{"event":{"action":"LOGIN","entityType":"User","entityId":"u1"},"queuedAt":"yesterday"}`,
+		},
 	}
 	types := task.Types()
 	for i, typ := range types {

@@ -13,6 +13,7 @@ const (
 	QueueIssueSync     = "issue-sync"
 	QueueTestmoImports = "testmo-imports"
 	QueueReindex       = "elasticsearch-reindex"
+	QueueAuditLogs     = "audit-logs"
 )
 
 // QueueSpec describes one queue and the defaults of its tasks.
@@ -36,9 +37,9 @@ type QueueSpec struct {
 
 const day = 24 * time.Hour
 
-// Queues returns the six queues, in the order of DESIGN.md's table:
+// Queues returns the seven queues, in the order of DESIGN.md's table:
 // notifications, emails, forecast-updates, issue-sync, testmo-imports,
-// elasticsearch-reindex. The slice is new on each call.
+// elasticsearch-reindex, audit-logs. The slice is new on each call.
 func Queues() []QueueSpec {
 	return []QueueSpec{
 		{
@@ -90,6 +91,14 @@ func Queues() []QueueSpec {
 			BaseBackoff:        10 * time.Second,
 			MaxBackoff:         10 * time.Minute,
 			Retention:          7 * day,
+		},
+		{
+			Name:               QueueAuditLogs,
+			ConcurrencyEnv:     "AUDIT_LOG_CONCURRENCY",
+			DefaultConcurrency: 3,
+			BaseBackoff:        5 * time.Second,
+			MaxBackoff:         time.Hour,
+			Retention:          365 * day,
 		},
 	}
 }

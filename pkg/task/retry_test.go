@@ -21,6 +21,7 @@ func TestRetryDelay(t *testing.T) {
 		{task.TypeRefreshIssue, 5 * time.Second, time.Hour},
 		{task.TypeProcessTestmoImport, 10 * time.Second, 10 * time.Minute},
 		{task.TypeReindex, 10 * time.Second, 10 * time.Minute},
+		{task.TypeAuditEvent, 5 * time.Second, time.Hour},
 		{"unknown:type", 5 * time.Second, 10 * time.Minute},
 	}
 	for _, tt := range tests {

@@ -48,6 +48,8 @@ func decoderFor(taskType string) func(*asynq.Task) (any, error) {
 		return func(t *asynq.Task) (any, error) { return wrap(task.Decode[task.ProcessTestmoImport](t)) }
 	case task.TypeReindex:
 		return func(t *asynq.Task) (any, error) { return wrap(task.Decode[task.Reindex](t)) }
+	case task.TypeAuditEvent:
+		return func(t *asynq.Task) (any, error) { return wrap(task.Decode[task.AuditLog](t)) }
 	}
 	return nil
 }
@@ -60,6 +62,7 @@ func TestQueues(t *testing.T) {
 		{Name: "issue-sync", ConcurrencyEnv: "SYNC_CONCURRENCY", DefaultConcurrency: 2, BaseBackoff: 5 * time.Second, MaxBackoff: time.Hour, Retention: 3 * day},
 		{Name: "testmo-imports", ConcurrencyEnv: "TESTMO_IMPORT_CONCURRENCY", DefaultConcurrency: 1, BaseBackoff: 10 * time.Second, MaxBackoff: 10 * time.Minute, Retention: 30 * day},
 		{Name: "elasticsearch-reindex", ConcurrencyEnv: "ELASTICSEARCH_REINDEX_CONCURRENCY", DefaultConcurrency: 2, BaseBackoff: 10 * time.Second, MaxBackoff: 10 * time.Minute, Retention: 7 * day},
+		{Name: "audit-logs", ConcurrencyEnv: "AUDIT_LOG_CONCURRENCY", DefaultConcurrency: 3, BaseBackoff: 5 * time.Second, MaxBackoff: time.Hour, Retention: 365 * day},
 	}
 	got := task.Queues()
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -75,13 +78,14 @@ func TestQueues(t *testing.T) {
 			t.Errorf("LookupQueue(%q) = %+v, %v; want %+v, true", q.Name, got, ok, q)
 		}
 	}
-	if _, ok := task.LookupQueue("audit-logs"); ok {
-		t.Error(`LookupQueue("audit-logs") found a queue`)
+	if _, ok := task.LookupQueue("audit-log"); ok {
+		t.Error(`LookupQueue("audit-log") found a queue`)
 	}
 }
 
 func TestTypes(t *testing.T) {
 	want := []string{
+		"audit-logs:audit-event",
 		"elasticsearch-reindex:reindex",
 		"emails:send-digest-email",
 		"emails:send-notification-email",
@@ -112,7 +116,7 @@ func TestTypes(t *testing.T) {
 			t.Errorf("type %q has no decoder in this test", typ)
 		}
 	}
-	for _, typ := range []string{"", "notifications", "notifications:process-user-notifications", "audit-logs:audit-event", "emails:send-notification-email "} {
+	for _, typ := range []string{"", "notifications", "notifications:process-user-notifications", "audit-logs:audit-events", "emails:send-notification-email "} {
 		if q, ok := task.QueueOf(typ); ok {
 			t.Errorf("QueueOf(%q) = %q, true; want false", typ, q)
 		}
@@ -148,6 +152,7 @@ func TestDefaultOptions(t *testing.T) {
 		{task.TypeRefreshIssue, task.Options{Queue: "issue-sync", MaxRetry: 11, Timeout: 5 * time.Minute, Retention: 3 * day}},
 		{task.TypeProcessTestmoImport, task.Options{Queue: "testmo-imports", MaxRetry: 0, Timeout: 12 * time.Hour, Retention: 30 * day}},
 		{task.TypeReindex, task.Options{Queue: "elasticsearch-reindex", MaxRetry: 0, Timeout: 6 * time.Hour, Retention: 7 * day}},
+		{task.TypeAuditEvent, task.Options{Queue: "audit-logs", MaxRetry: 2, Timeout: time.Minute, Retention: 365 * day}},
 	}
 	if len(tests) != len(task.Types()) {
 		t.Fatalf("table covers %d types, package has %d", len(tests), len(task.Types()))
@@ -694,7 +699,7 @@ func TestValidateWithoutType(t *testing.T) {
 }
 
 func TestNewUnknownType(t *testing.T) {
-	for _, typ := range []string{"", "emails:send-email", "audit-logs:audit-event"} {
+	for _, typ := range []string{"", "emails:send-email", "audit-logs:audit-events"} {
 		tk, err := task.New(typ, []byte(`{}`))
 		if tk != nil || !errors.Is(err, task.ErrUnknownType) {
 			t.Errorf("New(%q) = %v, %v; want ErrUnknownType", typ, tk, err)

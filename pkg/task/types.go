@@ -44,6 +44,9 @@ const (
 
 	// TypeReindex takes a Reindex.
 	TypeReindex = "elasticsearch-reindex:reindex"
+
+	// TypeAuditEvent takes an AuditLog.
+	TypeAuditEvent = "audit-logs:audit-event"
 )
 
 // ErrUnknownType is wrapped by the error [New] and [DefaultOptions] return for
@@ -120,6 +123,7 @@ func typeSpecs() []typeSpec {
 		defineType[SyncJob](TypeRefreshIssue, QueueIssueSync, retriesHours, 5*time.Minute),
 		defineType[ProcessTestmoImport](TypeProcessTestmoImport, QueueTestmoImports, 0, 12*time.Hour),
 		defineType[Reindex](TypeReindex, QueueReindex, 0, 6*time.Hour),
+		defineType[AuditLog](TypeAuditEvent, QueueAuditLogs, 2, time.Minute),
 	}
 }
 
