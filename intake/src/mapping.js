@@ -121,14 +121,3 @@ export function taskIdFor(job) {
   if (isSafeTaskID(id)) return id;
   return `${prefix}bullmq:${hashed(jobId)}:${ts}`;
 }
-
-/**
- * maxRetryFor is our retry budget from the job's attempts (attempts - 1,
- * clamped to 0..25), or undefined when the job sets none (the type's default
- * applies then).
- */
-export function maxRetryFor(job) {
-  const a = Number(job.opts?.attempts);
-  if (!Number.isFinite(a)) return undefined;
-  return Math.min(25, Math.max(0, Math.trunc(a) - 1));
-}

@@ -8,7 +8,7 @@
 import { UnrecoverableError } from 'bullmq';
 
 import { MisconfiguredError, NotFoundError, PermanentError, RefusedError, TransientError } from './api.js';
-import { isRepeatable, maxRetryFor, routeJob, taskIdFor } from './mapping.js';
+import { isRepeatable, routeJob, taskIdFor } from './mapping.js';
 
 /** Retry of transient API trouble: 1 s doubling to 30 s, for as long as the worker runs. */
 export const RETRY_START_MS = 1000;
@@ -84,9 +84,10 @@ export function makeProcessor({ queue, api, log, metrics, throttle, pollInterval
     // Handover.
     const taskId = taskIdFor(job);
     ctx.taskId = taskId;
+    // Only the ID: retries, timeouts and retention are our contract's (the
+    // original's attempts, corrected: failures retried over hours, outages
+    // not counted), not the job's attempts.
     const options = { taskId };
-    const maxRetry = maxRetryFor(job);
-    if (maxRetry !== undefined) options.maxRetry = maxRetry;
     const body = { type: route.forward, payload: job.data ?? {}, options };
     let answer;
     try {

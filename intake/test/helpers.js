@@ -199,7 +199,7 @@ function statusOf(t) {
   const fake = t.payload?.fake ?? {};
   const ms = fake.ms ?? 0;
   const elapsed = Date.now() - t.createdAt;
-  const base = { id: t.id, queue: t.queue, type: t.type, retried: 0, maxRetry: t.options?.maxRetry ?? 3, progress: null, result: null };
+  const base = { id: t.id, queue: t.queue, type: t.type, retried: 0, maxRetry: t.options?.maxRetry ?? 2, progress: null, result: null };
   if (elapsed < ms) {
     return { ...base, state: 'active', progress: fake.progress ? Math.floor((elapsed / ms) * 100) : null };
   }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 
-import { QUEUES, isRepeatable, isSafeTaskID, maxRetryFor, routeJob, taskIdFor } from '../src/mapping.js';
+import { QUEUES, isRepeatable, isSafeTaskID, routeJob, taskIdFor } from '../src/mapping.js';
 
 test('job names map to task types as reference §1.3 says', () => {
   const cases = [
@@ -49,14 +49,6 @@ test('task IDs derive from the job: stable, tenant-prefixed, unsafe IDs hashed',
   const weirdTenant = taskIdFor(job('1', 2, { tenantId: 'a b/c' }));
   assert.equal(weirdTenant, `${h('a b/c')}:bullmq:1:2`);
   assert.ok(isSafeTaskID(weirdTenant));
-});
-
-test('the retry budget is attempts - 1, clamped to 0..25', () => {
-  assert.equal(maxRetryFor({ opts: { attempts: 3 } }), 2);
-  assert.equal(maxRetryFor({ opts: { attempts: 1 } }), 0);
-  assert.equal(maxRetryFor({ opts: { attempts: 0 } }), 0);
-  assert.equal(maxRetryFor({ opts: { attempts: 100 } }), 25);
-  assert.equal(maxRetryFor({ opts: {} }), undefined);
 });
 
 test('repeatable jobs are told apart', () => {
