@@ -75,6 +75,9 @@ bench: ## the benchmarks quoted in the README (real Redis/PostgreSQL)
 	@# builds every case document beside the SQL floor (one streaming read of the same rows), and a full rebuild through
 	@# the bulk indexer into the in-process Elasticsearch; 3 rounds, quote medians.
 	$(GO) test -run '^$$' -bench 'BuildCaseDocs|CaseDocsSQLFloor|ReindexCases' -benchtime 1x -count 3 -timeout 30m ./internal/reindex
+	@# Testmo export decoding: a generated 210 MB export (written once, about 3 s) decoded from a file, MB/s and rows/s,
+	@# beside encoding/json's Decoder.Token on the same file; 3 rounds, quote medians (the issue asks >= 50 MB/s).
+	$(GO) test -run '^$$' -bench 'TestmoDecode' -benchtime 3x -count 3 ./internal/testmo
 
 .PHONY: bench-vs-bullmq
 bench-vs-bullmq: ## the runtime beside BullMQ (the engine we replace) and bare asynq, same Redis, 3 alternating rounds
