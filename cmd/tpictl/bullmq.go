@@ -14,8 +14,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/testplanit/tpi-workers/internal/worker"
 	"github.com/testplanit/tpi-workers/pkg/task"
 )
@@ -161,13 +159,9 @@ func checkBullMQ(ctx context.Context, getenv func(string) string) finding {
 		prefix = defaultBullPrefix
 	}
 	where := "VALKEY_URL=" + worker.RedactURL(raw) + ", prefix " + prefix
-	opt, err := worker.ParseValkeyURL(raw)
+	rc, err := openValkey(raw)
 	if err != nil {
 		return finding{where: where, err: err}
-	}
-	rc, ok := opt.MakeRedisClient().(redis.UniversalClient)
-	if !ok {
-		return finding{where: where, err: errors.New("unsupported connection option")}
 	}
 	defer rc.Close()
 	if err := rc.Ping(ctx).Err(); err != nil {

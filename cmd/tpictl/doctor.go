@@ -98,13 +98,9 @@ func checkValkey(ctx context.Context, getenv func(string) string) finding {
 		return finding{where: "VALKEY_URL", err: errors.New("required by every worker but not set")}
 	}
 	where := "VALKEY_URL=" + worker.RedactURL(raw)
-	opt, err := worker.ParseValkeyURL(raw)
+	rc, err := openValkey(raw)
 	if err != nil {
 		return finding{where: where, err: err}
-	}
-	rc, ok := opt.MakeRedisClient().(redis.UniversalClient)
-	if !ok {
-		return finding{where: where, err: errors.New("unsupported connection option")}
 	}
 	defer rc.Close()
 	if err := rc.Ping(ctx).Err(); err != nil {
@@ -134,6 +130,20 @@ func checkValkey(ctx context.Context, getenv func(string) string) finding {
 		return finding{where: where, detail: server + ", " + off + ": tasks enqueued since the last snapshot are lost on a restart (run it with appendonly yes)", warn: true}
 	}
 	return finding{where: where, detail: server + ", AOF on"}
+}
+
+// openValkey returns a client of the Valkey (single, Sentinel or Cluster)
+// that VALKEY_URL names; the caller closes it.
+func openValkey(raw string) (redis.UniversalClient, error) {
+	opt, err := worker.ParseValkeyURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	rc, ok := opt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, errors.New("unsupported connection option")
+	}
+	return rc, nil
 }
 
 // nodeInfo is one server's INFO fields.
