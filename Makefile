@@ -117,8 +117,15 @@ export TPI_ENV_FILE ?= $(wildcard $(CURDIR)/.env)
 # install-systemd installs its unit only with INTAKE=1.
 INTAKE_ASKED := $(if $(filter command line environment,$(origin INTAKE)),$(filter 1,$(INTAKE)))
 INTAKE ?= $(if $(TPI_ENV_FILE),$(if $(shell grep -Es '^[[:space:]]*(export[[:space:]]+)?INTAKE_API_URL=[^[:space:]\#]' $(TPI_ENV_FILE)),1,0),0)
-# What run and start supervise: the fleet, plus the intake when it is on.
-PROCS = $(FLEET) $(if $(filter 1,$(INTAKE)),bullmq-intake)
+# import-worker (Testmo imports) needs S3 and exits 2 without AWS_BUCKET_NAME:
+# run, start and the PM2 ecosystem add it when the env file sets
+# AWS_BUCKET_NAME. IMPORT=1 or IMPORT=0 on the command line decides instead;
+# install-systemd installs every binary but enables its instance only with IMPORT=1.
+IMPORT_ASKED := $(if $(filter command line environment,$(origin IMPORT)),$(filter 1,$(IMPORT)))
+IMPORT ?= $(if $(TPI_ENV_FILE),$(if $(shell grep -Es '^[[:space:]]*(export[[:space:]]+)?AWS_BUCKET_NAME=[^[:space:]\#]' $(TPI_ENV_FILE)),1,0),0)
+# What run and start supervise: the fleet (import-worker when it is on), plus
+# the intake when it is on.
+PROCS = $(filter-out $(if $(filter 1,$(IMPORT)),,import-worker),$(FLEET)) $(if $(filter 1,$(INTAKE)),bullmq-intake)
 NPM ?= npm
 SUPERVISOR_CONF := deploy/supervisor/supervisord.conf
 SUPERVISORCTL   := supervisorctl -c $(SUPERVISOR_CONF)
@@ -130,7 +137,7 @@ fleet: ## list the binaries of the fleet (every cmd/ binary but tpictl)
 	@echo $(FLEET)
 
 .PHONY: procs
-procs: ## list what run and start supervise: the fleet, plus bullmq-intake when .env sets INTAKE_API_URL (or INTAKE=1)
+procs: ## list what run and start supervise: the fleet (import-worker only when .env sets AWS_BUCKET_NAME, or IMPORT=1), plus bullmq-intake when .env sets INTAKE_API_URL (or INTAKE=1)
 	@echo $(PROCS)
 
 .PHONY: run
@@ -154,7 +161,7 @@ run-bullmq-intake: intake-deps ## the BullMQ intake (Node.js) in the foreground
 	deploy/tpi-exec bullmq-intake
 
 .PHONY: start stop restart status logs delete
-start: build $(if $(filter 1,$(INTAKE)),intake-deps) ## start the fleet under supervisord (daemon), or add new binaries to the running one; the intake too when .env sets INTAKE_API_URL
+start: build $(if $(filter 1,$(INTAKE)),intake-deps) ## start the fleet under supervisord (daemon), or add new binaries to the running one; import-worker when .env sets AWS_BUCKET_NAME, the intake when it sets INTAKE_API_URL
 	@mkdir -p $(TPI_RUN_DIR) $(TPI_LOG_DIR)
 	@deploy/supervisor/programs.sh $(PROCS) > $(TPI_RUN_DIR)/programs.conf
 	@if [ -S $(TPI_RUN_DIR)/supervisor.sock ] && $(SUPERVISORCTL) pid >/dev/null 2>&1; then \
@@ -195,7 +202,7 @@ ENV_DIR     ?= /etc/tpi-workers
 SYSTEMD_ENABLE ?= yes
 
 .PHONY: install-systemd
-install-systemd: build ## (root) install binaries + tpi-worker@.service; enable one instance per binary (reboot-proof); INTAKE=1 adds tpi-bullmq-intake.service
+install-systemd: build ## (root) install binaries + tpi-worker@.service; enable one instance per binary (reboot-proof) but import-worker (IMPORT=1: it too, S3 needed); INTAKE=1 adds tpi-bullmq-intake.service
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/tpi-workers $(DESTDIR)$(PREFIX)/share/doc/tpi-workers \
 		$(DESTDIR)$(SYSTEMD_DIR) $(DESTDIR)$(ENV_DIR)
 	install -m 0755 $(addprefix $(BIN)/,$(CMDS)) $(DESTDIR)$(PREFIX)/bin/
@@ -216,8 +223,9 @@ endif
 		id -u tpi-workers >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin tpi-workers; \
 		chgrp tpi-workers $(ENV_DIR)/env; \
 		systemctl daemon-reload; \
-		systemctl enable tpi-workers.target $(foreach f,$(FLEET),tpi-worker@$(f).service) $(if $(INTAKE_ASKED),tpi-bullmq-intake.service); \
+		systemctl enable tpi-workers.target $(foreach f,$(filter-out $(if $(IMPORT_ASKED),,import-worker),$(FLEET)),tpi-worker@$(f).service) $(if $(INTAKE_ASKED),tpi-bullmq-intake.service); \
 		echo "Edit $(ENV_DIR)/env, then: systemctl start tpi-workers.target"; \
+		$(if $(IMPORT_ASKED),,echo "Testmo imports (S3): set AWS_BUCKET_NAME there, then: systemctl enable --now tpi-worker@import-worker.service";) \
 	fi
 
 .PHONY: bench-scale

@@ -47,6 +47,9 @@ export HTTP_ADDR=127.0.0.1:0 DASHBOARD_INSECURE_OPEN=true
 export EMAIL_SERVER_HOST=127.0.0.1 EMAIL_SERVER_PORT=1025 EMAIL_FROM=bench@example.com
 export ENCRYPTION_KEY=bench-fleet-key   # sync-worker refuses to start without it
 export ELASTICSEARCH_NODE=http://127.0.0.1:9200   # reindex-worker refuses to start without it (none needs to answer)
+# import-worker refuses to start without a bucket; an S3 endpoint where nothing listens (its gate waits) and
+# static keys (no instance-metadata lookup). The bench measures every binary, whatever `make procs` would run.
+export AWS_BUCKET_NAME=bench AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench
 mkdir -p "$TPI_RUN_DIR" "$TPI_LOG_DIR"
 "$root/deploy/supervisor/programs.sh" "${fleet[@]}" > "$TPI_RUN_DIR/programs.conf"
 ctl() { supervisorctl -c "$root/deploy/supervisor/supervisord.conf" "$@"; }

@@ -134,6 +134,31 @@ func TestSupervisorPrograms(t *testing.T) {
 // of intake/, started by tpi-exec like a binary of the fleet, but opt-in.
 const intake = "bullmq-intake"
 
+// importWorker needs S3 (it exits 2 without AWS_BUCKET_NAME): a binary of
+// the fleet, but run by make run/start and PM2 only when the env file sets
+// AWS_BUCKET_NAME (or IMPORT=1), the rule of the intake.
+const importWorker = "import-worker"
+
+// runFleet is what make run/start and PM2 run of the fleet's binaries: all,
+// or all but the import-worker.
+func runFleet(t *testing.T, withImport bool) []string {
+	t.Helper()
+	names := fleet(t)
+	if withImport {
+		return names
+	}
+	return slices.DeleteFunc(names, func(n string) bool { return n == importWorker })
+}
+
+// makeEnv is the environment of a make or node child without IMPORT and
+// INTAKE, which would decide in place of the env file.
+func makeEnv(extra ...string) []string {
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "IMPORT=") || strings.HasPrefix(kv, "INTAKE=")
+	})
+	return append(env, extra...)
+}
+
 // tpi-exec runs the intake with node (TPI_NODE) on TPI_INTAKE_DIR/src/main.js,
 // with the env file sourced, in place (same PID), as it runs a binary.
 func TestTpiExecRunsTheIntakeWithNode(t *testing.T) {
@@ -169,6 +194,7 @@ func TestTpiExecRunsTheIntakeWithNode(t *testing.T) {
 
 // The intake is opt-in for `make run` and `make start` (`make procs`): on
 // when the env file sets INTAKE_API_URL, or with INTAKE=1; INTAKE=0 wins.
+// So is the import-worker, with AWS_BUCKET_NAME and IMPORT.
 func TestMakeStartsTheIntakeOnlyWhenConfigured(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, text string) string {
@@ -182,24 +208,37 @@ func TestMakeStartsTheIntakeOnlyWhenConfigured(t *testing.T) {
 	quoted := write("quoted", "export INTAKE_API_URL='http://127.0.0.1:8080'\n")
 	commented := write("commented", "# INTAKE_API_URL=http://127.0.0.1:8080\n")
 	empty := write("empty", "INTAKE_API_URL=            # unset\n")
+	s3 := write("s3", "AWS_BUCKET_NAME=testplanit   # the uploads\nAWS_ENDPOINT_URL=http://127.0.0.1:9000\n")
+	s3Exported := write("s3-exported", "export AWS_BUCKET_NAME='testplanit'\n")
+	s3Commented := write("s3-commented", "# AWS_BUCKET_NAME=testplanit\nAWS_BUCKET_NAME=    # unset\n")
+	both := write("both", "AWS_BUCKET_NAME=testplanit\nINTAKE_API_URL=http://127.0.0.1:8080\n")
 	for _, tt := range []struct {
-		args []string
-		want bool
+		args             []string
+		want, withImport bool
 	}{
-		{[]string{"TPI_ENV_FILE="}, false},
-		{[]string{"TPI_ENV_FILE=" + on}, true},
-		{[]string{"TPI_ENV_FILE=" + quoted}, true},
-		{[]string{"TPI_ENV_FILE=" + commented}, false},
-		{[]string{"TPI_ENV_FILE=" + empty}, false},
-		{[]string{"TPI_ENV_FILE=" + on, "INTAKE=0"}, false},
-		{[]string{"TPI_ENV_FILE=", "INTAKE=1"}, true},
+		{[]string{"TPI_ENV_FILE="}, false, false},
+		{[]string{"TPI_ENV_FILE=" + on}, true, false},
+		{[]string{"TPI_ENV_FILE=" + quoted}, true, false},
+		{[]string{"TPI_ENV_FILE=" + commented}, false, false},
+		{[]string{"TPI_ENV_FILE=" + empty}, false, false},
+		{[]string{"TPI_ENV_FILE=" + on, "INTAKE=0"}, false, false},
+		{[]string{"TPI_ENV_FILE=", "INTAKE=1"}, true, false},
+		{[]string{"TPI_ENV_FILE=" + s3}, false, true},
+		{[]string{"TPI_ENV_FILE=" + s3Exported}, false, true},
+		{[]string{"TPI_ENV_FILE=" + s3Commented}, false, false},
+		{[]string{"TPI_ENV_FILE=" + s3, "IMPORT=0"}, false, false},
+		{[]string{"TPI_ENV_FILE=", "IMPORT=1"}, false, true},
+		{[]string{"TPI_ENV_FILE=" + both}, true, true},
+		{[]string{"TPI_ENV_FILE=" + both, "IMPORT=0", "INTAKE=0"}, false, false},
 	} {
-		out, err := exec.Command("make", append([]string{"-s", "-C", "..", "procs"}, tt.args...)...).Output()
+		cmd := exec.Command("make", append([]string{"-s", "-C", "..", "procs"}, tt.args...)...)
+		cmd.Env = makeEnv()
+		out, err := cmd.Output()
 		if err != nil {
 			t.Fatalf("make procs %v: %v", tt.args, err)
 		}
 		got := strings.Fields(string(out))
-		want := fleet(t)
+		want := runFleet(t, tt.withImport)
 		if tt.want {
 			want = append(want, intake)
 		}
@@ -328,16 +367,21 @@ func TestPM2Ecosystem(t *testing.T) {
 		}
 	}
 	// Without INTAKE_API_URL in the env file: the fleet; with it, the intake
-	// too, stopped with SIGTERM (PM2's default SIGINT is not its drain).
+	// too, stopped with SIGTERM (PM2's default SIGINT is not its drain). The
+	// import-worker only with AWS_BUCKET_NAME in the env file, or IMPORT=1.
 	for _, tt := range []struct {
-		envFile string
-		intake  bool
+		envFile            string
+		importSwitch       string
+		intake, withImport bool
 	}{
-		{"/etc/tpi-workers/env", false},
-		{writeEnv(t, "INTAKE_API_URL=http://127.0.0.1:8080\n"), true},
+		{"/etc/tpi-workers/env", "", false, false},
+		{writeEnv(t, "INTAKE_API_URL=http://127.0.0.1:8080\n"), "", true, false},
+		{writeEnv(t, "AWS_BUCKET_NAME=testplanit\n"), "", false, true},
+		{writeEnv(t, "AWS_BUCKET_NAME=testplanit\nINTAKE_API_URL=http://127.0.0.1:8080\n"), "0", true, false},
+		{"/etc/tpi-workers/env", "1", false, true},
 	} {
 		cmd := exec.Command("node", "-e", `process.stdout.write(JSON.stringify(require("./pm2/ecosystem.config.js")))`)
-		cmd.Env = append(os.Environ(), "TPI_BIN="+bin, "TPI_ENV_FILE="+tt.envFile, "INTAKE=")
+		cmd.Env = makeEnv("TPI_BIN="+bin, "TPI_ENV_FILE="+tt.envFile, "IMPORT="+tt.importSwitch)
 		out, err := cmd.Output()
 		if err != nil {
 			t.Fatalf("node: %v", err)
@@ -372,12 +416,12 @@ func TestPM2Ecosystem(t *testing.T) {
 				t.Errorf("%s: kill_signal %q, want SIGTERM", a.Name, a.KillSignal)
 			}
 		}
-		want := fleet(t)
+		want := runFleet(t, tt.withImport)
 		if tt.intake {
 			want = append(want, intake)
 		}
 		if !slices.Equal(names, want) {
-			t.Errorf("env file %s: apps %v, want %v", tt.envFile, names, want)
+			t.Errorf("env file %s, IMPORT=%s: apps %v, want %v", tt.envFile, tt.importSwitch, names, want)
 		}
 	}
 

@@ -74,6 +74,8 @@ func failingStart(t *testing.T, path, valkeyURL, dbURL string) string {
 		"EMAIL_FROM=fleet@example.com",
 		"ENCRYPTION_KEY=fleet-test-key",            // sync-worker refuses to start without it
 		"ELASTICSEARCH_NODE=http://127.0.0.1:9200", // reindex-worker refuses to start without it
+		"AWS_BUCKET_NAME=fleet-test",               // import-worker refuses to start without it
+		"AWS_ENDPOINT_URL=http://127.0.0.1:9",      // (no S3 needs to answer: Valkey or PostgreSQL fails first)
 	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -14,6 +14,15 @@ if ! command -v mailpit >/dev/null 2>&1; then
 fi
 mailpit --help >/dev/null
 
+# S3-compatible server for the object store's tests (internal/testenv starts
+# its own instance per test on a free port, posix backend on a temporary
+# directory); docker-compose.yml runs the same version.
+if ! command -v versitygw >/dev/null 2>&1; then
+  echo "installing versitygw v1.8.0"
+  go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+fi
+versitygw --version >/dev/null
+
 apt_updated=""
 apt_install() {
   if [ -z "$apt_updated" ]; then apt-get update -qq; apt_updated=1; fi
@@ -31,4 +40,4 @@ if [ ! -f intake/node_modules/.package-lock.json ] || [ intake/package-lock.json
   echo "installing the intake's packages (npm ci)"
   (cd intake && npm ci --no-audit --no-fund --loglevel=error)
 fi
-echo "extra services ready: mailpit v1.33.1, supervisord $(supervisord --version), $(chromium --version 2>/dev/null), node $(node --version)"
+echo "extra services ready: mailpit v1.33.1, versitygw v1.8.0, supervisord $(supervisord --version), $(chromium --version 2>/dev/null), node $(node --version)"

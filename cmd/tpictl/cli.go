@@ -60,6 +60,8 @@ func commands() map[string]command {
 		"sync":              {"<integrationId> [projectId] --user <userId> [--tenant T] [--id ID]", "enqueue an issue sync of an integration (or one project) on behalf of a user", cmdSync},
 		"reindex":           {"[entityType] [--project N] [--tenant T]", "enqueue a search reindex of every entity, or of one (repositoryCases, testRuns, sessions, sharedSteps, issues, milestones, projects), or of one project", cmdReindex},
 		"forecast":          {"[--case ID] [--tenant T] [--inline]", "enqueue the nightly forecast job (or one case's) for a tenant; --inline computes it here", cmdForecast},
+		"import":            {"<s3-key> [--upload FILE] [--user ID] [--tenant T] [--analyze-only]", "create a Testmo import job for an export in AWS_BUCKET_NAME, run analyze then import (default mapping), print its progress", cmdImport},
+		"gen-testmo":        {"--size 1GB|200MB|<bytes> [--seed N] [--out FILE]", "write a generated Testmo export of about --size to FILE or stdout (for import and its benchmark); the report goes to stderr", cmdGenTestmo},
 		"gen-forecast-data": {"[--cases N] [--links N] [--results N] [--runs N] [--seed N]", "seed DATABASE_URL and add a generated forecast data set (default: the benchmark's)", cmdGenForecastData},
 	}
 }

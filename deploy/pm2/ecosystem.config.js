@@ -12,6 +12,10 @@
 // reads TPI_ENV_FILE (default .env at the repository root) at every start and
 // then execs the binary: PM2 watches the Go process itself.
 //
+// import-worker (Testmo imports, needs S3) only when the env file sets
+// AWS_BUCKET_NAME, as `make start` does; IMPORT=1 or IMPORT=0 in pm2's
+// environment decides instead.
+//
 // Plus the BullMQ intake (intake/, Node.js; README "Replacing TestPlanIt's
 // workers") when the env file sets INTAKE_API_URL, as `make start` does;
 // INTAKE=1 or INTAKE=0 in pm2's environment decides instead. Run
@@ -43,21 +47,31 @@ if (names.length === 0) {
   throw new Error(`no binaries in ${bin}: run \`make build\` first`);
 }
 
-// The intake runs when asked (INTAKE=1) or configured (INTAKE_API_URL set in
-// the env file), the rule of the Makefile's INTAKE.
-function intakeOn() {
-  if (process.env.INTAKE === '1' || process.env.INTAKE === '0') {
-    return process.env.INTAKE === '1';
+// An optional process runs when asked (<SWITCH>=1) or configured (its
+// variable set in the env file), the rule of the Makefile's INTAKE and IMPORT.
+let envText = null;
+function setInEnvFile(variable) {
+  if (envText === null) {
+    try {
+      envText = fs.readFileSync(envFile, 'utf8');
+    } catch {
+      envText = '';
+    }
   }
-  let text = '';
-  try {
-    text = fs.readFileSync(envFile, 'utf8');
-  } catch {
-    return false;
-  }
-  return /^[ \t]*(export[ \t]+)?INTAKE_API_URL=[^\s#]/m.test(text);
+  return new RegExp(`^[ \\t]*(export[ \\t]+)?${variable}=[^\\s#]`, 'm').test(envText);
 }
-if (intakeOn()) {
+function optionOn(sw, variable) {
+  if (process.env[sw] === '1' || process.env[sw] === '0') {
+    return process.env[sw] === '1';
+  }
+  return setInEnvFile(variable);
+}
+// The import-worker exits 2 without AWS_BUCKET_NAME (IMPORT, the bucket).
+if (!optionOn('IMPORT', 'AWS_BUCKET_NAME')) {
+  names = names.filter((n) => n !== 'import-worker');
+}
+// The intake (INTAKE, INTAKE_API_URL).
+if (optionOn('INTAKE', 'INTAKE_API_URL')) {
   names.push('bullmq-intake');
 }
 

@@ -75,8 +75,8 @@ func Queues() []QueueSpec {
 			Retention:          3 * day,
 		},
 		{
-			// The original makes one attempt only; the backoff applies when an
-			// operator raises MaxRetry.
+			// The original makes one attempt; ours retries, resuming each
+			// time from the import's last checkpoint (types.go, testmoRetries).
 			Name:               QueueTestmoImports,
 			ConcurrencyEnv:     "TESTMO_IMPORT_CONCURRENCY",
 			DefaultConcurrency: 1,

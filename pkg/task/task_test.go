@@ -150,7 +150,7 @@ func TestDefaultOptions(t *testing.T) {
 		{task.TypeSyncIssues, task.Options{Queue: "issue-sync", MaxRetry: 11, Timeout: 6 * time.Hour, Retention: 3 * day}},
 		{task.TypeSyncProjectIssues, task.Options{Queue: "issue-sync", MaxRetry: 11, Timeout: 6 * time.Hour, Retention: 3 * day}},
 		{task.TypeRefreshIssue, task.Options{Queue: "issue-sync", MaxRetry: 11, Timeout: 5 * time.Minute, Retention: 3 * day}},
-		{task.TypeProcessTestmoImport, task.Options{Queue: "testmo-imports", MaxRetry: 0, Timeout: 12 * time.Hour, Retention: 30 * day}},
+		{task.TypeProcessTestmoImport, task.Options{Queue: "testmo-imports", MaxRetry: 5, Timeout: 12 * time.Hour, Retention: 30 * day}},
 		{task.TypeReindex, task.Options{Queue: "elasticsearch-reindex", MaxRetry: 0, Timeout: 6 * time.Hour, Retention: 7 * day}},
 		{task.TypeAuditEvent, task.Options{Queue: "audit-logs", MaxRetry: 2, Timeout: time.Minute, Retention: 365 * day}},
 	}

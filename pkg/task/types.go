@@ -108,6 +108,12 @@ func defineType[P any, PP interface {
 // outage spends none of them (the runtime's dependency gate).
 const retriesHours = 11
 
+// testmoRetries are an import's retries after a failure that is not the input's (an S3 or
+// database hiccup): each one resumes from the import's last checkpoint, never repeating a
+// committed row, so retrying is safe where the original's single attempt was not. Bad input
+// is archived at once.
+const testmoRetries = 5
+
 func typeSpecs() []typeSpec {
 	return []typeSpec{
 		defineType[CreateNotification](TypeCreateNotification, QueueNotifications, retriesHours, time.Minute),
@@ -121,7 +127,7 @@ func typeSpecs() []typeSpec {
 		defineType[SyncJob](TypeSyncIssues, QueueIssueSync, retriesHours, 6*time.Hour),
 		defineType[SyncJob](TypeSyncProjectIssues, QueueIssueSync, retriesHours, 6*time.Hour),
 		defineType[SyncJob](TypeRefreshIssue, QueueIssueSync, retriesHours, 5*time.Minute),
-		defineType[ProcessTestmoImport](TypeProcessTestmoImport, QueueTestmoImports, 0, 12*time.Hour),
+		defineType[ProcessTestmoImport](TypeProcessTestmoImport, QueueTestmoImports, testmoRetries, 12*time.Hour),
 		defineType[Reindex](TypeReindex, QueueReindex, 0, 6*time.Hour),
 		defineType[AuditLog](TypeAuditEvent, QueueAuditLogs, 2, time.Minute),
 	}
