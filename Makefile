@@ -41,7 +41,7 @@ TZ_PKGS := ./internal/postgres/... ./internal/tenant/... ./internal/notify/... .
 	./internal/forecast/... ./internal/schedule/... ./internal/worker/... \
 	./cmd/notification-worker/ ./cmd/email-worker/ ./cmd/forecast-worker/ ./cmd/scheduler/ ./test/tenant/ \
 	./internal/issuesync/... ./cmd/sync-worker/ ./internal/reindex/... ./cmd/reindex-worker/ \
-	./internal/audit/... ./cmd/audit-worker/
+	./internal/audit/... ./cmd/audit-worker/ ./internal/testmoimport/...
 
 .PHONY: vet
 vet: ## go vet

@@ -205,6 +205,10 @@ func (h *Handler) importJob(ctx context.Context, db *pgxpool.Pool, tenantID stri
 	}
 
 	// Completion, as the original: COMPLETED, phase null, the configuration saved back.
+	final, err := im.finalConfiguration(ctx)
+	if err != nil {
+		return err
+	}
 	end := h.now()
 	began := start
 	if job.StartedAt != nil {
@@ -215,7 +219,7 @@ func (h *Handler) importJob(ctx context.Context, db *pgxpool.Pool, tenantID stri
 		"statusMessage": "Import completed successfully.", "completedAt": end,
 		"durationMs": clampInt32(end.Sub(began).Milliseconds()), "currentEntity": nil,
 		"estimatedTimeRemaining": nil, "processedCount": clampInt32(prog.processed),
-		"activityLog": prog.acts, "entityProgress": prog.ents}); err != nil {
+		"activityLog": prog.acts, "entityProgress": prog.ents, "configuration": final}); err != nil {
 		return err
 	}
 	prog.done(PhaseImporting, prog.processed, prog.total, "Import completed successfully.")
@@ -250,4 +254,43 @@ func stagedCounts(ctx context.Context, db *pgxpool.Pool, jobID string) (map[stri
 		out[n] = c
 	}
 	return out, rows.Err()
+}
+
+// finalConfiguration is the job's configuration as the original saves it back when the
+// import completes: every user entry becomes {action: "map", mappedTo: <the user's id>}, and
+// the passwords typed for created users are gone (the original kept them in plain text).
+func (im *importer) finalConfiguration(ctx context.Context) (any, error) {
+	if len(im.job.Configuration) == 0 || string(im.job.Configuration) == "null" {
+		return nil, nil
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(im.job.Configuration, &cfg); err != nil {
+		return nil, fmt.Errorf("%w is not a JSON object: %v", errConfig, err)
+	}
+	users, _ := cfg["users"].(map[string]any)
+	if len(users) == 0 {
+		return cfg, nil
+	}
+	tx, err := im.db.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // read only
+	m, err := im.cachedMap(ctx, tx, "users")
+	if err != nil {
+		return nil, err
+	}
+	for id, v := range users {
+		entry, _ := v.(map[string]any)
+		if entry == nil {
+			continue
+		}
+		delete(entry, "password")
+		if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+			if target, ok := m[n]; ok {
+				entry["action"], entry["mappedTo"] = "map", target
+			}
+		}
+	}
+	return cfg, nil
 }

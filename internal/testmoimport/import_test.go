@@ -170,7 +170,7 @@ func (e *env) tableCounts(t *testing.T) map[string]int64 {
 	for _, table := range []string{"Projects", "Repositories", "RepositoryFolders", "RepositoryCases", "Steps",
 		"_RepositoryCasesToTags", "Milestones", "Sessions", "SessionResults", "TestRuns", "TestRunCases",
 		"TestRunResults", "TestRunStepResults", "JUnitTestSuite", "JUnitTestResult", "Issue", "Tags", "User",
-		"Integration", "Configurations", "TestmoImportMapping"} {
+		"Integration", "Configurations", "TestmoImportMapping", "CaseFieldValues", "CaseFields", "FieldOptions"} {
 		out[table] = e.count(t, fmt.Sprintf(`SELECT count(*) FROM %q`, table))
 	}
 	return out
@@ -229,6 +229,20 @@ func TestImportEndToEnd(t *testing.T) {
 	if n := e.count(t, `SELECT count(*) FROM worker.testmo_import_checkpoint WHERE job_id = $1`, id); n != 0 {
 		t.Errorf("%d checkpoints left after the import", n)
 	}
+	// Field values are typed: a dropdown holds an option of its field, a multi-select an
+	// array of them, a checkbox a boolean.
+	if n := e.count(t, `SELECT count(*) FROM "CaseFieldValues" v JOIN "CaseFields" f ON f.id = v."fieldId"
+		JOIN "CaseFieldTypes" ft ON ft.id = f."typeId"
+		WHERE (ft.type = 'Dropdown' AND NOT EXISTS (SELECT 1 FROM "CaseFieldAssignment" a WHERE a."caseFieldId" = f.id AND a."fieldOptionId" = (v.value #>> '{}')::int))
+		   OR (ft.type = 'Multi-Select' AND jsonb_typeof(v.value) <> 'array')
+		   OR (ft.type = 'Checkbox' AND jsonb_typeof(v.value) <> 'boolean')
+		   OR (ft.type = 'Text Long' AND v.value->>'type' <> 'doc')`); n != 0 {
+		t.Errorf("%d field values of the wrong shape", n)
+	}
+	if n := e.count(t, `SELECT count(DISTINCT ft.type) FROM "CaseFieldValues" v JOIN "CaseFields" f ON f.id = v."fieldId"
+		JOIN "CaseFieldTypes" ft ON ft.id = f."typeId"`); n < 5 {
+		t.Errorf("values of only %d field types", n)
+	}
 	// Rich text is TipTap JSON.
 	if n := e.count(t, `SELECT count(*) FROM "Steps" WHERE step->>'type' = 'doc'`); n == 0 {
 		t.Error("no step holds a TipTap document")
@@ -259,7 +273,8 @@ func TestImportEndToEnd(t *testing.T) {
 // unique): the second maps to the first.
 func checkCounts(t *testing.T, body []byte, rep testmogen.Report, before, after map[string]int64) {
 	t.Helper()
-	distinct := distinctPairs(t, body, map[string][2]string{"run_tests": {"run_id", "case_id"}, "automation_run_tests": {"run_id", "case_id"}})
+	distinct := distinctPairs(t, body, map[string][2]string{"run_tests": {"run_id", "case_id"}, "automation_run_tests": {"run_id", "case_id"},
+		"repository_case_values": {"case_id", "field_id"}})
 	added := func(table string) int64 { return after[table] - before[table] }
 	want := map[string]int64{
 		"Projects":               rows(rep, "projects"),
@@ -275,6 +290,8 @@ func checkCounts(t *testing.T, body []byte, rep testmogen.Report, before, after 
 		"JUnitTestSuite":         rows(rep, "automation_runs"),
 		"JUnitTestResult":        rows(rep, "automation_run_tests"),
 		"Issue":                  rows(rep, "issues"),
+		// One row per non-null custom_* column of a case, one per multi-select field of a case.
+		"CaseFieldValues": distinct["custom"] + distinct["repository_case_values"],
 	}
 	for table, n := range want {
 		if n < 0 {
@@ -490,13 +507,21 @@ func TestBadInputFailsTheJobNamingWhere(t *testing.T) {
 
 // pairCounter counts the distinct (a, b) column pairs of some datasets.
 type pairCounter struct {
-	cols map[string][2]string
+	custom int64 // non-null custom_* values of repository_cases
+	cols   map[string][2]string
 	seen map[string]map[[2]string]bool
 }
 
 func (p *pairCounter) BeginDataset(context.Context, *testmo.Dataset) error { return nil }
 func (p *pairCounter) EndDataset(context.Context, *testmo.Dataset) error   { return nil }
 func (p *pairCounter) Row(_ context.Context, r *testmo.Row) error {
+	if r.Dataset().Name == "repository_cases" {
+		for i := range r.Len() {
+			if strings.HasPrefix(r.Name(i), "custom_") && !r.Value(i).IsNull() {
+				p.custom++
+			}
+		}
+	}
 	cols, ok := p.cols[r.Dataset().Name]
 	if !ok {
 		return nil
@@ -520,6 +545,7 @@ func distinctPairs(t *testing.T, body []byte, cols map[string][2]string) map[str
 	for name, m := range p.seen {
 		out[name] = int64(len(m))
 	}
+	out["custom"] = p.custom
 	return out
 }
 
@@ -569,6 +595,18 @@ func TestImportHonoursTheMappingConfiguration(t *testing.T) {
 	}
 	if err := e.db.QueryRow(ctx, `SELECT password FROM "User" WHERE email = 'dave@example.com'`).Scan(&davePass); err != nil || davePass != "!" {
 		t.Errorf("dave's password %q (%v), want the unusable \"!\"", davePass, err)
+	}
+	// The configuration saved back: created users mapped to their new ids, no password kept.
+	var saved string
+	if err := e.db.QueryRow(ctx, `SELECT configuration::text FROM "TestmoImportJob" WHERE id = $1`, id).Scan(&saved); err != nil {
+		t.Fatal(err)
+	}
+	var carolID string
+	if err := e.db.QueryRow(ctx, `SELECT id FROM "User" WHERE email = 'carol@example.com'`).Scan(&carolID); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(saved, "s3cret") || !strings.Contains(saved, `"mappedTo": "`+carolID+`"`) {
+		t.Errorf("configuration saved back: %s", saved)
 	}
 	// admin@example.com was matched by lower-cased e-mail, not created.
 	if n := e.count(t, `SELECT count(*) FROM "User" WHERE lower(email) = 'admin@example.com'`); n != 1 {

@@ -91,6 +91,8 @@ type importer struct {
 	// cache holds the id maps of the small entities (configuration entities, users,
 	// projects): loaded whole on first use, kept in memory.
 	cache map[string]map[int64]string
+	// custom holds the case fields by Testmo system name, once loaded.
+	custom map[string]customField
 }
 
 // cached reports whether entity's id map is small enough to keep in memory once its phase is
@@ -98,7 +100,7 @@ type importer struct {
 func cached(entity string) bool {
 	switch entity {
 	case "states", "statuses", "users", "tags", "roles", "milestone_types", "configs", "templates",
-		"issue_targets", "projects", "repositories":
+		"issue_targets", "projects", "repositories", "fields", "field_values":
 		return true
 	}
 	return false

@@ -17,14 +17,13 @@ func (im *importer) phases() []*phase {
 	var out []*phase
 	out = append(out, im.setupPhases()...)
 	out = append(out,
-		// Datasets TestPlanIt's subset has no table for (groups, field definitions and
-		// their options, template fields): counted as skipped.
+		// Datasets TestPlanIt's subset has no table for (groups, template fields):
+		// counted as skipped.
 		skipPhase("groups", "Groups", "groups"),
 		skipPhase("userGroups", "User Groups", "user_groups"),
 		skipPhase("templateFields", "Template Fields", "template_fields"),
-		skipPhase("fields", "Fields", "fields"),
-		skipPhase("fieldValues", "Field Values", "field_values"),
 	)
+	out = append(out, im.fieldPhases()...)
 	// Projects, then what hangs off them alone (links, milestones, sessions), then the
 	// repositories and their folders, cases and steps.
 	repo := im.repositoryPhases()
@@ -33,7 +32,8 @@ func (im *importer) phases() []*phase {
 	out = append(out, im.milestonePhases()...)
 	out = append(out, im.sessionPhases()...)
 	out = append(out, repo[i+1:]...)
-	out = append(out, skipPhase("repositoryCaseValues", "Repository Case Values", "repository_case_values"))
+	out = append(out, &phase{name: "repositoryCaseValues", label: "Repository Case Values", dataset: "repository_case_values",
+		chunk: 5000, rows: im.caseMultiValues})
 	out = append(out, im.automationPhases()...)
 	out = append(out, skipPhase("sessionValues", "Session Values", "session_values"))
 	out = append(out, im.runPhases()...)

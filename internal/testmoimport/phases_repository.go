@@ -317,6 +317,7 @@ func (im *importer) cases(ctx context.Context, c *chunk) error {
 		}
 	}
 	var rows [][]any
+	created := map[int64]int32{} // rowIndex → new case id
 	i := 0
 	err = each(c, func(r *caseRow) error {
 		project, err := rf.must(c, "projects", r.ProjectID, "project_id")
@@ -355,6 +356,7 @@ func (im *importer) cases(ctx context.Context, c *chunk) error {
 		}
 		id := ids[i]
 		i++
+		created[c.current] = id
 		rows = append(rows, []any{id, project, repo, folder, template, name, cls, state, estimate,
 			int32(r.DisplayOrder.N), r.CreatedAt.Or(c.now()), rf.user(c, r.CreatedBy)})
 		return c.mapID("repository_cases", r.ID, id, "RepositoryCases", true)
@@ -362,8 +364,11 @@ func (im *importer) cases(ctx context.Context, c *chunk) error {
 	if err != nil {
 		return err
 	}
-	return c.copyRows(ctx, "RepositoryCases", []string{"id", "projectId", "repositoryId", "folderId", "templateId",
-		"name", "className", "stateId", "estimate", "order", "createdAt", "creatorId"}, rows)
+	if err := c.copyRows(ctx, "RepositoryCases", []string{"id", "projectId", "repositoryId", "folderId", "templateId",
+		"name", "className", "stateId", "estimate", "order", "createdAt", "creatorId"}, rows); err != nil {
+		return err
+	}
+	return im.caseValues(ctx, c, created)
 }
 
 func (im *importer) steps(ctx context.Context, c *chunk) error {
