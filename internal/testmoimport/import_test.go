@@ -509,7 +509,7 @@ func TestBadInputFailsTheJobNamingWhere(t *testing.T) {
 type pairCounter struct {
 	custom int64 // non-null custom_* values of repository_cases
 	cols   map[string][2]string
-	seen map[string]map[[2]string]bool
+	seen   map[string]map[[2]string]bool
 }
 
 func (p *pairCounter) BeginDataset(context.Context, *testmo.Dataset) error { return nil }
