@@ -376,6 +376,10 @@ func (h *Handler) analyze(ctx context.Context, db *pgxpool.Pool, js jobs, job *J
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit staging: %w", err)
 	}
+	// Statistics for the import's keyset reads of the rows just staged.
+	if _, err := db.Exec(ctx, `ANALYZE "TestmoImportStaging"`); err != nil {
+		return fmt.Errorf("analyze the staging: %w", err)
+	}
 	end := h.now()
 	dur := end.Sub(start).Milliseconds()
 	analysis := map[string]any{"meta": map[string]any{

@@ -163,8 +163,19 @@ func (im *importer) run(ctx context.Context, ph *phase, cp checkpoint) error {
 		}
 	}
 	im.prog.end(ctx, ph, cp.counts)
+	if cp.counts.total() >= analyzeAfter {
+		// The id map just grew: without fresh statistics the planner looks up ids by
+		// (jobId, entityType) alone and filters every row of the entity.
+		if _, err := im.db.Exec(ctx, `ANALYZE "TestmoImportMapping"`); err != nil {
+			return fmt.Errorf("analyze the id map: %w", err)
+		}
+	}
 	return nil
 }
+
+// analyzeAfter is the number of rows a phase imports before the id map's statistics are
+// refreshed.
+const analyzeAfter = 1000
 
 // step imports one chunk in one transaction, checkpoint included.
 func (im *importer) step(ctx context.Context, ph *phase, cp *checkpoint, size int) (int64, error) {
