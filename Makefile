@@ -78,6 +78,10 @@ bench: ## the benchmarks quoted in the README (real Redis/PostgreSQL)
 	@# Testmo export decoding: a generated 210 MB export (written once, about 3 s) decoded from a file, MB/s and rows/s,
 	@# beside encoding/json's Decoder.Token on the same file; 3 rounds, quote medians (the issue asks >= 50 MB/s).
 	$(GO) test -run '^$$' -bench 'TestmoDecode' -benchtime 3x -count 3 ./internal/testmo
+	@# Testmo import: the generated 210 MB export (written once, about 5 s) uploaded to a private versitygw; analyze (S3 ->
+	@# decoder -> COPY into staging, a fresh job each round) and import (a new seeded database each round, its analyze
+	@# outside the timer), MB/s and rows/s; 3 rounds, quote medians.
+	$(GO) test -run '^$$' -bench 'TestmoAnalyze|TestmoImport' -benchtime 1x -count 3 -timeout 120m ./internal/testmoimport
 
 .PHONY: bench-vs-bullmq
 bench-vs-bullmq: ## the runtime beside BullMQ (the engine we replace) and bare asynq, same Redis, 3 alternating rounds
@@ -189,6 +193,10 @@ delete: ## stop every process and supervisord itself, and forget the generated p
 .PHONY: fault
 fault: ## the fault tests alone (also part of make test): kill -9 under supervisord, Redis AOF restart, PostgreSQL outage, memory limit
 	$(GO) test -race -count=1 -v -timeout 15m ./test/fault
+
+.PHONY: bench-import
+bench-import: ## the real import-worker on a generated 1 GB Testmo export (SIZE=200MB for a quicker run): analyze MB/s, import rows/s, peak RSS
+	scripts/bench-import.sh
 
 .PHONY: bench-fleet
 bench-fleet: build ## the whole fleet idle under supervisord: prints "fleet idle RSS MB" after SETTLE=30 s
