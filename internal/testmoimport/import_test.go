@@ -551,6 +551,7 @@ func distinctPairs(t *testing.T, body []byte, cols map[string][2]string) map[str
 
 func TestImportHonoursTheMappingConfiguration(t *testing.T) {
 	e := newEnv(t)
+	e.tenant = "acme" // the job is the tenant's: its reindex carries the tenant
 	ctx := context.Background()
 	body := `{"meta":{"source":"testmo"},"entities":{
 		"statuses":{"data":[{"id":1,"name":"Passed","system_name":"passed","is_passed":1}]},
@@ -625,6 +626,11 @@ func TestImportHonoursTheMappingConfiguration(t *testing.T) {
 	}
 	if !strings.Contains(note, `"type":"doc"`) || !strings.Contains(note, `"bold"`) {
 		t.Errorf("project note %s", note)
+	}
+	// The reindex is the tenant's.
+	info, err := asynq.NewInspector(e.redis).GetTaskInfo(task.QueueReindex, "acme:reindex:after-import:"+id)
+	if err != nil || !strings.Contains(string(info.Payload), `"tenantId":"acme"`) {
+		t.Errorf("the tenant's reindex: %v %v", info, err)
 	}
 	// The panel's progress fields.
 	var ents, acts string
