@@ -239,9 +239,11 @@ func (h *Handler) importJob(ctx context.Context, db *pgxpool.Pool, tenantID stri
 }
 
 func stagedCounts(ctx context.Context, db *pgxpool.Pool, jobID string) (map[string]int64, error) {
-	rows, err := db.Query(ctx, `SELECT name, "rowCount" FROM "TestmoImportDataset" WHERE "jobId" = $1`, jobID)
+	// The staged rows, not the summaries' "rowCount": that one counts the rows the snapshot
+	// rule skipped too, which no phase will ever process.
+	rows, err := db.Query(ctx, `SELECT "datasetName", count(*) FROM "TestmoImportStaging" WHERE "jobId" = $1 GROUP BY 1`, jobID)
 	if err != nil {
-		return nil, fmt.Errorf("read dataset summaries: %w", err)
+		return nil, fmt.Errorf("count the staged rows: %w", err)
 	}
 	defer rows.Close()
 	out := map[string]int64{}

@@ -221,6 +221,9 @@ func TestImportEndToEnd(t *testing.T) {
 	if js.Status != StatusCompleted || js.Phase != "" || js.Message != "Import completed successfully." {
 		t.Fatalf("after import: %+v", js)
 	}
+	if js.Processed != staged || js.Total != staged {
+		t.Errorf("processedCount %d of totalCount %d, want every staged row: %d", js.Processed, js.Total, staged)
+	}
 	after := e.tableCounts(t)
 	checkCounts(t, body, rep, before, after)
 	if n := e.count(t, `SELECT count(*) FROM "TestmoImportStaging" WHERE "jobId" = $1`, id); n != 0 {
