@@ -102,6 +102,14 @@ func (h *Handler) Process(ctx context.Context, p task.ProcessTestmoImport) error
 		log.Info("testmo import job already ended", "status", job.Status)
 		return cleanup(ctx, tn.DB, job.ID)
 	}
+	// One worker per job: the same job delivered twice at once (the app's BullMQ job through
+	// the intake and an operator's tpictl, say) would otherwise import chunks twice. The lock
+	// is the session's, so a dead worker's lock goes with its connection.
+	unlock, err := lockJob(ctx, tn.DB, job.ID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if job.StorageBucket == "" {
 		job.StorageBucket = h.Bucket
 	}
@@ -189,4 +197,30 @@ func cleanup(ctx context.Context, db *pgxpool.Pool, jobID string) error {
 		return fmt.Errorf("remove checkpoints of job %q: %w", jobID, err)
 	}
 	return nil
+}
+
+// errBusy: another worker holds the job; the task is retried later.
+var errBusy = errors.New("testmo import: the job is being processed by another worker")
+
+// lockJob takes the job's advisory lock on a connection of its own, held until unlock.
+func lockJob(ctx context.Context, db *pgxpool.Pool, jobID string) (unlock func(), err error) {
+	conn, err := db.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("testmo import: lock job %q: %w", jobID, err)
+	}
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended('testmo-import:' || $1, 0))`, jobID).Scan(&ok); err != nil {
+		conn.Release()
+		return nil, fmt.Errorf("testmo import: lock job %q: %w", jobID, err)
+	}
+	if !ok {
+		conn.Release()
+		return nil, fmt.Errorf("%w (job %q)", errBusy, jobID)
+	}
+	return func() {
+		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtextextended('testmo-import:' || $1, 0))`, jobID); err != nil {
+			conn.Conn().Close(context.WithoutCancel(ctx)) //nolint:errcheck // closing frees the lock
+		}
+		conn.Release()
+	}, nil
 }

@@ -649,3 +649,31 @@ func TestImportHonoursTheMappingConfiguration(t *testing.T) {
 		t.Errorf("activityLog %s", acts)
 	}
 }
+
+func TestOneWorkerPerJob(t *testing.T) {
+	e := newEnv(t)
+	body, _ := generate(t, 50<<10, 2)
+	id := e.upload(t, "busy.json", body)
+	ctx := context.Background()
+	conn, err := e.db.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended('testmo-import:' || $1, 0))`, id); err != nil {
+		t.Fatal(err)
+	}
+	err = e.process(id, task.TestmoModeAnalyze)
+	if !errors.Is(err, errBusy) || worker.IsPermanent(err) {
+		t.Fatalf("while another worker holds the job: %v, want a retryable errBusy", err)
+	}
+	if js := e.job(t, id); js.Status != StatusQueued {
+		t.Errorf("the busy job was touched: %+v", js)
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock(hashtextextended('testmo-import:' || $1, 0))`, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.process(id, task.TestmoModeAnalyze); err != nil {
+		t.Fatalf("once released: %v", err)
+	}
+}
