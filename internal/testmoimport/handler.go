@@ -89,6 +89,15 @@ func (h *Handler) Process(ctx context.Context, p task.ProcessTestmoImport) error
 	}
 	log := worker.LoggerFrom(ctx).With("job", p.JobID, "mode", p.EffectiveMode())
 	js := jobs{db: tn.DB, now: h.now}
+	// One worker per job: the same job delivered twice at once (the app's BullMQ job through
+	// the intake and an operator's tpictl, say) would otherwise import chunks twice. The lock
+	// is the session's, so a dead worker's lock goes with its connection; the job is read
+	// once it is held.
+	unlock, err := lockJob(ctx, tn.DB, p.JobID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	job, err := js.load(ctx, p.JobID)
 	if errors.Is(err, errJobNotFound) {
 		return worker.Permanent(err)
@@ -102,14 +111,6 @@ func (h *Handler) Process(ctx context.Context, p task.ProcessTestmoImport) error
 		log.Info("testmo import job already ended", "status", job.Status)
 		return cleanup(ctx, tn.DB, job.ID)
 	}
-	// One worker per job: the same job delivered twice at once (the app's BullMQ job through
-	// the intake and an operator's tpictl, say) would otherwise import chunks twice. The lock
-	// is the session's, so a dead worker's lock goes with its connection.
-	unlock, err := lockJob(ctx, tn.DB, job.ID)
-	if err != nil {
-		return err
-	}
-	defer unlock()
 	if job.StorageBucket == "" {
 		job.StorageBucket = h.Bucket
 	}
@@ -154,7 +155,7 @@ func permanent(err error) bool {
 	var fe *testmo.FormatError
 	var re *rowError
 	return errors.As(err, &fe) || errors.As(err, &re) || errors.Is(err, objstore.ErrNotFound) ||
-		errors.Is(err, objstore.ErrAccessDenied) || errors.Is(err, errConfig) || worker.IsPermanent(err)
+		errors.Is(err, objstore.ErrAccessDenied) || errors.Is(err, objstore.ErrChanged) || errors.Is(err, errConfig) || worker.IsPermanent(err)
 }
 
 // errConfig marks a mapping configuration that cannot be applied.
