@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/testplanit/tpi-workers/internal/config"
+	"github.com/testplanit/tpi-workers/internal/objstore"
 	"github.com/testplanit/tpi-workers/internal/postgres"
 	"github.com/testplanit/tpi-workers/internal/smtp"
 	"github.com/testplanit/tpi-workers/internal/worker"
@@ -297,28 +298,26 @@ func checkS3(ctx context.Context, getenv func(string) string) finding {
 	if endpoint == "" && bucket == "" {
 		return finding{}
 	}
-	if endpoint == "" {
-		region := getenv("AWS_REGION")
-		if region == "" {
-			region = getenv("AWS_BUCKET_REGION")
-		}
-		if region == "" {
-			region = "us-east-1"
-		}
-		endpoint, name = "https://s3."+region+".amazonaws.com", "AWS S3 for AWS_BUCKET_NAME"
+	where := "AWS S3"
+	if endpoint != "" {
+		where = name + "=" + worker.RedactURL(endpoint)
 	}
-	where := name + "=" + worker.RedactURL(endpoint)
-	if getenv("AWS_ACCESS_KEY_ID") == "" || getenv("AWS_SECRET_ACCESS_KEY") == "" {
-		return finding{where: where, err: errors.New("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set")}
+	where += " bucket " + bucket
+	env := config.NewEnv(getenv)
+	cfg := objstore.LoadConfig(env) // the import-worker's own reading of AWS_*
+	if err := env.Err(); err != nil {
+		return finding{where: where, err: err}
 	}
-	resp, err := httpGet(ctx, endpoint)
+	store, err := objstore.New(ctx, cfg)
 	if err != nil {
 		return finding{where: where, err: err}
 	}
-	resp.Body.Close()
-	// An unsigned request is answered (403 or 400 from a real S3): the
-	// endpoint is there; credentials are checked by the worker's first call.
-	return finding{where: where, detail: fmt.Sprintf("reachable (HTTP %d to an unsigned request)", resp.StatusCode)}
+	// A signed request for the bucket, as the import-worker makes: the endpoint, the
+	// credentials and the bucket are all checked.
+	if err := store.CheckBucket(ctx, cfg.Bucket); err != nil {
+		return finding{where: where, err: err}
+	}
+	return finding{where: where, detail: "the bucket answers with these credentials"}
 }
 
 func httpGet(ctx context.Context, raw string) (*http.Response, error) {

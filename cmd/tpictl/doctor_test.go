@@ -23,10 +23,7 @@ func TestDoctorChecksEveryConfiguredDependency(t *testing.T) {
 		_, _ = w.Write([]byte(`{"name":"es01","cluster_name":"docker-cluster","version":{"number":"8.15.3"},"tagline":"You Know, for Search"}`))
 	}))
 	defer es.Close()
-	s3 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "<Error><Code>AccessDenied</Code></Error>", http.StatusForbidden)
-	}))
-	defer s3.Close()
+	s3 := testenv.StartS3(t)
 
 	env := map[string]string{
 		"VALKEY_URL":         valkeyURL,
@@ -35,11 +32,12 @@ func TestDoctorChecksEveryConfiguredDependency(t *testing.T) {
 		"EMAIL_SERVER_PORT":  strconv.Itoa(mp.SMTPPort),
 		"EMAIL_SERVER_TLS":   "none",
 		"ELASTICSEARCH_NODE": strings.Replace(es.URL, "http://", "http://elastic:changeme@", 1),
-		"AWS_ENDPOINT_URL":   s3.URL,
-		"AWS_BUCKET_NAME":    "testplanit",
-		"AWS_ACCESS_KEY_ID":  "key",
+		"AWS_ENDPOINT_URL":   s3.Endpoint,
+		"AWS_REGION":         s3.Region,
+		"AWS_BUCKET_NAME":    s3.Bucket,
+		"AWS_ACCESS_KEY_ID":  s3.AccessKey,
 		// The secret must never be printed.
-		"AWS_SECRET_ACCESS_KEY": "s3-secret-value",
+		"AWS_SECRET_ACCESS_KEY": s3.SecretKey,
 	}
 	out, err := runCLI(t, env, "", "doctor")
 	if err != nil {
@@ -51,15 +49,27 @@ func TestDoctorChecksEveryConfiguredDependency(t *testing.T) {
 		"ok    postgres":      "TestPlanIt tables and worker schema present",
 		"ok    smtp":          "smtp 127.0.0.1:" + strconv.Itoa(mp.SMTPPort) + " tls=none",
 		"ok    elasticsearch": "http://elastic:xxxxx@127.0.0.1",
-		"ok    s3":            "reachable (HTTP 403",
+		"ok    s3":            "bucket " + s3.Bucket + ": the bucket answers with these credentials",
 		"ok    bullmq":        "no repeatable jobs of the original scheduler",
 	} {
 		if l := lineWith(out, prefix); !strings.Contains(l, want) {
 			t.Errorf("line %q: %q lacks %q\n%s", prefix, l, want, out)
 		}
 	}
-	if strings.Contains(out, "changeme") || strings.Contains(out, "s3-secret-value") {
+	if strings.Contains(out, "changeme") || strings.Contains(out, s3.SecretKey) {
 		t.Errorf("doctor printed a secret:\n%s", out)
+	}
+
+	// A wrong secret, then a missing bucket: each named.
+	env["AWS_SECRET_ACCESS_KEY"] = "wrong-secret"
+	out, err = runCLI(t, env, "", "doctor")
+	if l := lineWith(out, "FAIL  s3"); err == nil || !strings.Contains(l, "access denied") || strings.Contains(out, "wrong-secret") {
+		t.Errorf("wrong secret: %v, line %q\n%s", err, l, out)
+	}
+	env["AWS_SECRET_ACCESS_KEY"], env["AWS_BUCKET_NAME"] = s3.SecretKey, "no-such-bucket"
+	out, err = runCLI(t, env, "", "doctor")
+	if l := lineWith(out, "FAIL  s3"); err == nil || !strings.Contains(l, "no-such-bucket") || !strings.Contains(l, "not found") {
+		t.Errorf("missing bucket: %v, line %q\n%s", err, l, out)
 	}
 }
 

@@ -149,6 +149,18 @@ func (s *Store) EnsureBucket(ctx context.Context, bucket string) error {
 	return nil
 }
 
+// CheckBucket asks for bucket with the store's credentials (a signed HeadBucket, one
+// attempt): nil when it is there and readable, else the classified error (ErrNotFound,
+// ErrAccessDenied, or why the store did not answer). The operator CLI's doctor uses it.
+func (s *Store) CheckBucket(ctx context.Context, bucket string) error {
+	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)},
+		func(o *s3.Options) { o.RetryMaxAttempts = 1 })
+	if err != nil {
+		return classify("head bucket", bucket, "", err)
+	}
+	return nil
+}
+
 // Ping is the store's dependency of a worker (worker.Dependency): it fails
 // while the store does not answer (no connection, a 5xx), with one attempt.
 // A refusal (403) or a missing bucket (404) is an answer: the tasks fail on
