@@ -7,6 +7,8 @@
 //	tpictl queues
 //	tpictl sync <integrationId> [projectId] --user <userId>
 //	tpictl reindex [entityType] [--project N]
+//	tpictl import <s3-key> [--upload FILE]
+//	tpictl gen-testmo --size 1GB --out export.json
 //	tpictl tasks <queue> [--state archived] [--limit N]
 //	tpictl task <queue> <task-id>
 //	tpictl pause <queue> | resume <queue>
