@@ -155,6 +155,56 @@ func (s *stager) Row(ctx context.Context, r *testmo.Row) error {
 	return nil
 }
 
+// snapshotCases is the staging dataset of the repository_cases rows the snapshot rule skips:
+// their id, key, name and project, so the import can point references to a snapshot's case
+// (a run executed against a snapshot) at the master repository's case, as the original does.
+const snapshotCases = "snapshot:repository_cases"
+
+// SnapshotRow stages the identity of a skipped snapshot case (testmo.SnapshotVisitor).
+func (s *stager) SnapshotRow(ctx context.Context, r *testmo.Row) error {
+	if r.Dataset().Name != "repository_cases" {
+		return nil
+	}
+	data := s.scratch[:0]
+	data = append(data, '{')
+	n := 0
+	for i := range r.Len() {
+		switch r.Name(i) {
+		case "id", "key", "name", "project_id":
+		default:
+			continue
+		}
+		if n > 0 {
+			data = append(data, ',')
+		}
+		n++
+		data, _ = jsontext.AppendQuote(data, r.Name(i))
+		data = append(data, ':')
+		data = append(data, r.Value(i)...)
+	}
+	data = fixNUL(append(data, '}'))
+	l := s.line[:0]
+	l = appendCopy(l, []byte(s.jobID))
+	l = append(l, ':')
+	l = append(l, snapshotCases...)
+	l = append(l, ':')
+	l = strconv.AppendInt(l, r.Index(), 10)
+	l = append(l, '\t')
+	l = appendCopy(l, []byte(s.jobID))
+	l = append(l, '\t')
+	l = append(l, snapshotCases...)
+	l = append(l, '\t')
+	l = strconv.AppendInt(l, r.Index(), 10)
+	l = append(l, '\t')
+	l = appendCopy(l, data)
+	l = append(l, "\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t"...) // no moved columns
+	l = append(l, s.now...)
+	l = append(l, '\n')
+	s.line, s.scratch = l, data
+	_, err := s.w.Write(l)
+	return err
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {

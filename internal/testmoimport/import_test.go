@@ -201,6 +201,9 @@ func TestImportEndToEnd(t *testing.T) {
 			continue
 		}
 		staged += d.Rows - d.Snapshot
+		if d.Name == "repository_cases" {
+			staged += d.Snapshot // their identity, to map snapshot case ids to master cases
+		}
 		if n := e.count(t, `SELECT count(*) FROM "TestmoImportStaging" WHERE "jobId" = $1 AND "datasetName" = $2`, id, d.Name); n != d.Rows-d.Snapshot {
 			t.Errorf("dataset %s: %d rows staged, want %d", d.Name, n, d.Rows-d.Snapshot)
 		}
@@ -675,5 +678,36 @@ func TestOneWorkerPerJob(t *testing.T) {
 	}
 	if err := e.process(id, task.TestmoModeAnalyze); err != nil {
 		t.Fatalf("once released: %v", err)
+	}
+}
+
+// TestRunsOfASnapshotPointAtTheMasterCases: a run executed against a snapshot repository
+// refers to the snapshot's case ids; the import points them at the master repository's case
+// with the same key.
+func TestRunsOfASnapshotPointAtTheMasterCases(t *testing.T) {
+	e := newEnv(t)
+	body := `{"datasets":{
+		"projects":{"data":[{"id":10,"name":"Snapshots"}]},
+		"repositories":{"data":[{"id":7,"project_id":10,"is_master":1,"is_snapshot":0},{"id":8,"project_id":10,"is_master":0,"is_snapshot":1}]},
+		"repository_folders":{"data":[{"id":70,"project_id":10,"repo_id":7,"name":"F"},{"id":80,"project_id":10,"repo_id":8,"name":"F"}]},
+		"repository_cases":{"data":[
+			{"id":1001,"project_id":10,"repo_id":7,"folder_id":70,"name":"Login","key":"C1"},
+			{"id":2001,"project_id":10,"repo_id":8,"folder_id":80,"name":"Login (as of 1.0)","key":"C1"}]},
+		"runs":{"data":[{"id":500,"project_id":10,"name":"Release 1.0 run"}]},
+		"run_tests":{"data":[{"id":9001,"run_id":500,"case_id":2001}]}}}`
+	id := e.upload(t, "snapshot.json", []byte(body))
+	if err := e.process(id, task.TestmoModeAnalyze); err != nil {
+		t.Fatal(err)
+	}
+	e.startImport(t, id)
+	if err := e.process(id, task.TestmoModeImport); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.count(t, `SELECT count(*) FROM "TestRunCases" rc JOIN "TestRuns" r ON r.id = rc."testRunId"
+		JOIN "RepositoryCases" c ON c.id = rc."repositoryCaseId" WHERE r.name = 'Release 1.0 run' AND c.name = 'Login'`); n != 1 {
+		t.Errorf("the snapshot's run test does not point at the master case (%d rows)", n)
+	}
+	if n := e.count(t, `SELECT count(*) FROM "RepositoryCases" WHERE name LIKE 'Login%'`); n != 1 {
+		t.Errorf("%d cases: the snapshot's case was imported as a case of its own", n)
 	}
 }

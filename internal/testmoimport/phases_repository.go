@@ -184,6 +184,7 @@ func (im *importer) repositoryPhases() []*phase {
 			return err
 		}},
 		{name: "repositoryCases", label: "Repository Cases", dataset: "repository_cases", chunk: 500, rows: im.cases},
+		{name: "snapshotCases", label: "Snapshot Cases", dataset: snapshotCases, chunk: 2000, rows: im.snapshotCases},
 		{name: "repositoryCaseSteps", label: "Repository Case Steps", dataset: "repository_case_steps", chunk: 2000, rows: im.steps},
 		{name: "repositoryCaseTags", label: "Repository Case Tags", dataset: "repository_case_tags", chunk: 5000, rows: func(ctx context.Context, c *chunk) error {
 			var rf refs
@@ -401,4 +402,59 @@ func (im *importer) steps(ctx context.Context, c *chunk) error {
 		return err
 	}
 	return c.copyRows(ctx, "Steps", []string{"id", "testCaseId", "order", "step", "expectedResult"}, rows)
+}
+
+// snapshotCases maps the cases of snapshot repositories to the master repository's case with
+// the same key (else the same name) in the same project, so that runs executed against a
+// snapshot point at the master case. A snapshot case with no master counterpart is skipped:
+// a reference to it fails its row, naming it.
+func (im *importer) snapshotCases(ctx context.Context, c *chunk) error {
+	var rf refs
+	_ = each(c, func(r *caseRow) error { rf.want("projects", r.ProjectID); return nil })
+	if err := rf.resolve(ctx, c); err != nil {
+		return err
+	}
+	var ids []int64
+	var ps []int32
+	var keys, names []string
+	_ = each(c, func(r *caseRow) error {
+		if p, ok := rf.getInt("projects", r.ProjectID); ok && r.ID.Valid {
+			ids, ps, keys, names = append(ids, r.ID.N), append(ps, p), append(keys, string(r.Key)), append(names, string(r.Name))
+		}
+		return nil
+	})
+	found := map[int64]int32{}
+	if len(ids) > 0 {
+		rows, err := c.tx.Query(ctx, `SELECT k.id, (SELECT c.id FROM "RepositoryCases" c
+				WHERE c."projectId" = k.p AND NOT c."isDeleted" AND c.source = 'MANUAL'
+				  AND ((k.key <> '' AND c."className" = k.key) OR (k.key = '' AND c.name = k.name))
+				ORDER BY c.id LIMIT 1)
+			FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[]) AS k(id, p, key, name)`, ids, ps, keys, names)
+		if err != nil {
+			return fmt.Errorf("testmo import: %s: find master cases: %w", c.phase.label, err)
+		}
+		for rows.Next() {
+			var id int64
+			var target *int32
+			if err := rows.Scan(&id, &target); err != nil {
+				rows.Close()
+				return err
+			}
+			if target != nil {
+				found[id] = *target
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return each(c, func(r *caseRow) error {
+		target, ok := found[r.ID.N]
+		if !ok || !r.ID.Valid {
+			c.counts.skipped++
+			return nil
+		}
+		return c.mapID("repository_cases", r.ID, target, "RepositoryCases", false)
+	})
 }
