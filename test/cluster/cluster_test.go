@@ -130,7 +130,7 @@ func TestClusterFleet(t *testing.T) {
 	// The dashboard's Job Queues API sees every queue and the workers'
 	// servers, wherever they live.
 	var qs dashboard.QueuesResponse
-	testenv.Eventually(t, 15*time.Second, func() bool {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		code, body := testenv.HTTPGet(addrs["dashboard"], "/api/v1/queues")
 		if code != 200 || json.Unmarshal([]byte(body), &qs) != nil {
 			return false
@@ -144,7 +144,7 @@ func TestClusterFleet(t *testing.T) {
 			}
 		}
 		return true
-	}, "the dashboard lists the three queues with completed tasks and live workers")
+	}, "the dashboard lists the three queues with completed tasks and live workers (30 s, as the waits above: a loaded 2-core machine is slow)")
 	for _, q := range qs.Queues {
 		t.Logf("dashboard: %-22s registered=%v completed=%d waiting=%d failed=%d live=%d (%d loops)",
 			q.Name, q.Registered, q.Completed, q.Waiting, q.Failed, q.Concurrency.Live, q.Concurrency.Servers)
