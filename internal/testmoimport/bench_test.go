@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,9 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/testplanit/tpi-workers/internal/config"
 	"github.com/testplanit/tpi-workers/internal/cuid"
-	"github.com/testplanit/tpi-workers/internal/objstore"
 	"github.com/testplanit/tpi-workers/internal/postgres"
 	"github.com/testplanit/tpi-workers/internal/tenant"
 	"github.com/testplanit/tpi-workers/internal/testenv"
@@ -85,20 +82,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	ctx := context.Background()
 	path, rep := exportForBench(b)
 	s3 := testenv.StartS3(b)
-	vars := map[string]string{}
-	for _, kv := range s3.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		vars[k] = v
-	}
-	cenv := config.NewEnv(func(k string) string { return vars[k] })
-	cfg := objstore.LoadConfig(cenv)
-	if err := cenv.Err(); err != nil {
-		b.Fatal(err)
-	}
-	store, err := objstore.New(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	store, cfg := s3Store(b, s3)
 	f, err := os.Open(path)
 	if err != nil {
 		b.Fatal(err)

@@ -36,14 +36,10 @@ type env struct {
 	tenant string
 }
 
-func newEnv(t *testing.T) *env {
-	t.Helper()
-	ctx := context.Background()
-	db, _ := testenv.Postgres(t)
-	if err := postgres.Seed(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	s3 := testenv.StartS3(t)
+// s3Store is the object store of a test's versitygw, configured from its AWS_* variables as
+// the import-worker configures itself.
+func s3Store(tb testing.TB, s3 *testenv.S3) (*objstore.Store, objstore.Config) {
+	tb.Helper()
 	vars := map[string]string{}
 	for _, kv := range s3.Env() {
 		k, v, _ := strings.Cut(kv, "=")
@@ -52,12 +48,24 @@ func newEnv(t *testing.T) *env {
 	cenv := config.NewEnv(func(k string) string { return vars[k] })
 	cfg := objstore.LoadConfig(cenv)
 	if err := cenv.Err(); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	store, err := objstore.New(ctx, cfg)
+	store, err := objstore.New(context.Background(), cfg)
 	if err != nil {
+		tb.Fatal(err)
+	}
+	return store, cfg
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	db, _ := testenv.Postgres(t)
+	if err := postgres.Seed(ctx, db); err != nil {
 		t.Fatal(err)
 	}
+	s3 := testenv.StartS3(t)
+	store, cfg := s3Store(t, s3)
 	ropt, _ := testenv.Redis(t)
 	client := asynq.NewClient(ropt)
 	t.Cleanup(func() { client.Close() })
