@@ -308,12 +308,15 @@ func (q *queueService) Shutdown() {
 }
 
 // shutdownAll stops every server's fetching first, then waits for all of
-// them in parallel, so that the drain takes one ShutdownTimeout at most.
+// them, in parallel both times: the drain takes one ShutdownTimeout at most,
+// and stopping takes one idle poll at most (an idle loop answers Stop only
+// when its poll's sleep ends, up to 1.5 × its TaskCheckInterval).
 func shutdownAll(srvs []*asynq.Server) {
-	for _, srv := range srvs {
-		srv.Stop()
-	}
 	var wg sync.WaitGroup
+	for _, srv := range srvs {
+		wg.Go(srv.Stop)
+	}
+	wg.Wait()
 	for _, srv := range srvs {
 		wg.Go(srv.Shutdown)
 	}

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -123,6 +125,62 @@ func TestArchivedTaskLoggedWithItsReason(t *testing.T) {
 			if rec[k] != v {
 				t.Errorf("task %s: %s = %v, want %v (line %v)", want.id, k, rec[k], v, rec)
 			}
+		}
+	}
+}
+
+// A task's log lines carry its tags (added only when a line is written):
+// the handler's own lines, grouped or not, and the runtime's "task failed".
+func TestTaskLogLinesCarryTheTaskTags(t *testing.T) {
+	var logs logSink
+	mux := decodeHandler(func(ctx context.Context, p task.UpdateSingleCaseForecast) error {
+		log := worker.LoggerFrom(ctx).With("case", p.RepositoryCaseID)
+		log.Info("step")
+		log.WithGroup("g").Info("grouped", "k", 1)
+		return errors.New("database is down")
+	})
+	h := start(t, mux, func(a *worker.App) {
+		a.Logger = worker.NewLogger(&logs, "json", slog.LevelInfo, "tagged")
+	})
+	info := h.enqueue(`{"repositoryCaseId":7}`, asynq.MaxRetry(3))
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		for _, rec := range logs.lines(t) {
+			if rec["msg"] == "task failed" {
+				return true
+			}
+		}
+		return false
+	}, "no task failed line")
+
+	tags := map[string]any{"service": "tagged", "queue": testQueue, "type": testType, "task_id": info.ID, "retry": 0.0, "max_retry": 3.0}
+	seen := map[string]bool{}
+	for _, rec := range logs.lines(t) {
+		msg, _ := rec["msg"].(string)
+		if r, ok := rec["retry"].(float64); ok && r > 0 {
+			continue // a later attempt's lines
+		}
+		want := map[string]any{}
+		switch msg {
+		case "step":
+			want["case"] = 7.0
+		case "grouped":
+			want["case"], want["g"] = 7.0, map[string]any{"k": 1.0}
+		case "task failed":
+			want["error"] = "database is down"
+		default:
+			continue
+		}
+		seen[msg] = true
+		maps.Copy(want, tags)
+		for k, v := range want {
+			if !reflect.DeepEqual(rec[k], v) {
+				t.Errorf("%q line: %s = %v, want %v (line %v)", msg, k, rec[k], v, rec)
+			}
+		}
+	}
+	for _, msg := range []string{"step", "grouped", "task failed"} {
+		if !seen[msg] {
+			t.Errorf("no %q line", msg)
 		}
 	}
 }

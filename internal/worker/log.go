@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/hibiken/asynq"
 )
@@ -46,6 +48,43 @@ func LoggerFrom(ctx context.Context) *slog.Logger {
 func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
 	return context.WithValue(ctx, loggerKey{}, l)
 }
+
+// withLazyAttrs returns l with attrs added when it first writes a line, not
+// now: a task's logger carries its queue, type, ID and retries, and a busy
+// worker's tasks mostly write no line (successes are logged at debug), so
+// formatting the attributes up front for every task cost more CPU than the
+// rest of the runtime's per-task work together.
+func withLazyAttrs(l *slog.Logger, attrs ...slog.Attr) *slog.Logger {
+	return slog.New(&lazyAttrs{inner: l.Handler(), attrs: attrs})
+}
+
+// lazyAttrs is a slog.Handler that adds attrs to inner on first use.
+type lazyAttrs struct {
+	inner slog.Handler
+	attrs []slog.Attr
+
+	once sync.Once
+	h    slog.Handler
+}
+
+func (l *lazyAttrs) handler() slog.Handler {
+	l.once.Do(func() { l.h = l.inner.WithAttrs(l.attrs) })
+	return l.h
+}
+
+func (l *lazyAttrs) Enabled(ctx context.Context, level slog.Level) bool {
+	return l.inner.Enabled(ctx, level)
+}
+
+func (l *lazyAttrs) Handle(ctx context.Context, r slog.Record) error {
+	return l.handler().Handle(ctx, r)
+}
+
+func (l *lazyAttrs) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &lazyAttrs{inner: l.inner, attrs: append(slices.Clip(l.attrs), attrs...)}
+}
+
+func (l *lazyAttrs) WithGroup(name string) slog.Handler { return l.handler().WithGroup(name) }
 
 // AsynqLogger adapts l to asynq's Logger interface, for the asynq servers,
 // schedulers and managers of the fleet; each line carries component=asynq.

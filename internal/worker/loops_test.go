@@ -135,6 +135,24 @@ func TestFetchLoopsDrainTogether(t *testing.T) {
 	}
 }
 
+// An idle worker with many loops exits promptly on SIGTERM. An idle loop
+// answers Stop only when its poll's sleep ends (up to 1.5 × 16 × 100 ms
+// here): stopped one after the other, sixteen loops took about 13 s.
+func TestFetchLoopsIdleStopTogether(t *testing.T) {
+	h := start(t, (&countingHandler{}).mux(), func(a *worker.App) {
+		a.Config.Concurrency, a.Config.FetchLoops, a.Config.TaskCheckInterval = 16, 16, 100*time.Millisecond
+	})
+	time.Sleep(500 * time.Millisecond) // every loop asleep in its idle poll
+	begin := time.Now()
+	h.signals <- syscall.SIGTERM
+	if err := h.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(begin); d > 5*time.Second {
+		t.Errorf("an idle worker of 16 loops took %v to stop, want one idle poll (2.4 s at most)", d.Round(time.Millisecond))
+	}
+}
+
 // SIGTSTP stops every loop: with many loops idle, a task enqueued after it
 // is not taken by any of them.
 func TestFetchLoopsAllStopOnSIGTSTP(t *testing.T) {

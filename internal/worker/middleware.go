@@ -73,7 +73,8 @@ func dispatch(mux *asynq.ServeMux, m *Metrics, base *slog.Logger, tenants *tenan
 		queue, _ := asynq.GetQueueName(ctx)
 		retry, _ := asynq.GetRetryCount(ctx)
 		maxRetry, _ := asynq.GetMaxRetry(ctx)
-		log := base.With("queue", queue, "type", t.Type(), "task_id", id, "retry", retry, "max_retry", maxRetry)
+		log := withLazyAttrs(base, slog.String("queue", queue), slog.String("type", t.Type()), slog.String("task_id", id),
+			slog.Int("retry", retry), slog.Int("max_retry", maxRetry))
 		ctx = WithLogger(ctx, log)
 		if tenants != nil {
 			ctx = withResolver(ctx, tenants)
