@@ -130,6 +130,12 @@ type fakeJira struct {
 	// token endpoint
 	tokens      []url.Values // refresh requests received
 	tokenAnswer map[string]any
+	// liveRefresh, when set, makes the token endpoint rotate as
+	// Atlassian's does: only the newest refresh token is accepted (a spent
+	// one gets invalid_grant), and refresh N answers access-N and
+	// refresh-N, access-N then authenticating API requests.
+	liveRefresh string
+	issued      int
 }
 
 var (
@@ -191,6 +197,18 @@ func (j *fakeJira) serveJira(w http.ResponseWriter, r *http.Request, body []byte
 		j.mu.Lock()
 		j.tokens = append(j.tokens, form)
 		tok := j.tokenAnswer
+		if j.liveRefresh != "" {
+			tok = nil
+			if form.Get("refresh_token") == j.liveRefresh {
+				j.issued++
+				j.liveRefresh = fmt.Sprintf("refresh-%d", j.issued)
+				tok = map[string]any{"access_token": fmt.Sprintf("access-%d", j.issued), "refresh_token": j.liveRefresh,
+					"expires_in": 3600, "token_type": "Bearer", "scope": "read:jira-work offline_access"}
+				j.fakeAPI.mu.Lock()
+				j.fakeAPI.auth = append(j.fakeAPI.auth, fmt.Sprintf("Bearer access-%d", j.issued))
+				j.fakeAPI.mu.Unlock()
+			}
+		}
 		j.mu.Unlock()
 		if form.Get("grant_type") != "refresh_token" || tok == nil {
 			answer(w, http.StatusBadRequest, map[string]any{"error": "invalid_grant"})

@@ -150,15 +150,9 @@ func (p *Providers) jira(in *Integration, cred credentials, set settings, h *tra
 		if in.Auth == nil {
 			return nil, errors.New("no active UserIntegrationAuth for the user")
 		}
-		access, err := p.Key.DecryptString(in.Auth.AccessToken)
+		tok, err := p.decryptTokens(StoredTokens{Access: in.Auth.AccessToken, Refresh: in.Auth.RefreshToken, ExpiresAt: in.Auth.TokenExpiresAt})
 		if err != nil {
-			return nil, fmt.Errorf("UserIntegrationAuth.accessToken: %w", err)
-		}
-		var refresh string
-		if in.Auth.RefreshToken != "" {
-			if refresh, err = p.Key.DecryptString(in.Auth.RefreshToken); err != nil {
-				return nil, fmt.Errorf("UserIntegrationAuth.refreshToken: %w", err)
-			}
+			return nil, err
 		}
 		var additional struct {
 			CloudID string `json:"cloudId"`
@@ -167,15 +161,13 @@ func (p *Providers) jira(in *Integration, cred credentials, set settings, h *tra
 			_ = json.Unmarshal(in.Auth.AdditionalData, &additional) // optional
 		}
 		o := &jira.OAuth{
-			AccessToken: access, RefreshToken: refresh,
+			AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, ExpiresAt: tok.ExpiresAt,
 			ClientID:     cmp.Or(cred.ClientID, p.JiraOAuth.ClientID),
 			ClientSecret: cmp.Or(cred.ClientSecret, p.JiraOAuth.ClientSecret),
 			TokenURL:     p.JiraOAuth.TokenURL, APIBase: p.JiraOAuth.APIBase,
 			CloudID:   cmp.Or(additional.CloudID, set.CloudID),
 			OnRefresh: p.saveTokens(in.Auth.ID),
-		}
-		if in.Auth.TokenExpiresAt != nil {
-			o.ExpiresAt = *in.Auth.TokenExpiresAt
+			Store:     tokenStore{p, in.Auth.ID},
 		}
 		cfg.OAuth = o
 	case AuthPersonalAccessToken:
@@ -191,36 +183,101 @@ func (p *Providers) jira(in *Integration, cred credentials, set settings, h *tra
 	return client(jira.New(cfg))
 }
 
-// saveTokens returns the OnRefresh of a Jira OAuth grant: the new tokens,
-// encrypted in the original's format, go into auth row authID of the
-// database of the tenant whose task triggered the refresh.
+// saveTokens returns the OnRefresh of a Jira OAuth grant: tokens the
+// Store renewed but could not keep go into auth row authID of the database
+// of the tenant whose task triggered the refresh, encrypted in the
+// original's format.
 func (p *Providers) saveTokens(authID string) func(ctx context.Context, t jira.Token) error {
 	return func(ctx context.Context, t jira.Token) error {
 		tn := worker.TenantFrom(ctx)
 		if tn.DB == nil {
 			return fmt.Errorf("issuesync: saving refreshed tokens: tenant %q has no database", tn.ID)
 		}
-		access, err := p.Key.Encrypt([]byte(t.AccessToken))
+		row, err := p.encryptTokens(t)
 		if err != nil {
 			return err
 		}
-		var refresh string
-		if t.RefreshToken != "" {
-			if refresh, err = p.Key.Encrypt([]byte(t.RefreshToken)); err != nil {
-				return err
-			}
-		}
-		var expires *time.Time
-		if !t.ExpiresAt.IsZero() {
-			e := t.ExpiresAt.UTC()
-			expires = &e
-		}
-		now := time.Now().UTC()
-		if p.Clock != nil {
-			now = p.Clock.Now().UTC()
-		}
-		return NewStore(tn.DB).SaveTokens(ctx, authID, access, refresh, expires, now)
+		return NewStore(tn.DB).SaveTokens(ctx, authID, row.Access, row.Refresh, row.ExpiresAt, p.now())
 	}
+}
+
+// tokenStore refreshes a Jira OAuth grant once for all the processes using
+// it: under the auth row's lock, in the database of the tenant whose task
+// asks. Atlassian rotates refresh tokens, so two sync-worker replicas (or a
+// replica and TestPlanIt's app) refreshing with the same one would lose the
+// grant to invalid_grant.
+type tokenStore struct {
+	p      *Providers
+	authID string
+}
+
+func (s tokenStore) Refresh(ctx context.Context, stale jira.Token, renew func(context.Context, jira.Token) (jira.Token, error)) (jira.Token, error) {
+	tn := worker.TenantFrom(ctx)
+	if tn.DB == nil {
+		return jira.Token{}, fmt.Errorf("issuesync: refreshing tokens: tenant %q has no database", tn.ID)
+	}
+	var out jira.Token
+	err := NewStore(tn.DB).UpdateTokensLocked(ctx, s.authID, s.p.now, func(row StoredTokens) (StoredTokens, bool, error) {
+		cur, err := s.p.decryptTokens(row)
+		if err != nil {
+			return row, false, err
+		}
+		if cur.AccessToken != stale.AccessToken {
+			out = cur // refreshed by another process since this one read it
+			return row, false, nil
+		}
+		if out, err = renew(ctx, cur); err != nil {
+			return row, false, err
+		}
+		next, err := s.p.encryptTokens(out)
+		return next, true, err
+	})
+	return out, err
+}
+
+// decryptTokens decrypts an auth row's tokens.
+func (p *Providers) decryptTokens(row StoredTokens) (jira.Token, error) {
+	var t jira.Token
+	var err error
+	if t.AccessToken, err = p.Key.DecryptString(row.Access); err != nil {
+		return t, fmt.Errorf("UserIntegrationAuth.accessToken: %w", err)
+	}
+	if row.Refresh != "" {
+		if t.RefreshToken, err = p.Key.DecryptString(row.Refresh); err != nil {
+			return t, fmt.Errorf("UserIntegrationAuth.refreshToken: %w", err)
+		}
+	}
+	if row.ExpiresAt != nil {
+		t.ExpiresAt = *row.ExpiresAt
+	}
+	return t, nil
+}
+
+// encryptTokens encrypts tokens in the original's format.
+func (p *Providers) encryptTokens(t jira.Token) (StoredTokens, error) {
+	var row StoredTokens
+	var err error
+	if row.Access, err = p.Key.Encrypt([]byte(t.AccessToken)); err != nil {
+		return row, err
+	}
+	if t.RefreshToken != "" {
+		if row.Refresh, err = p.Key.Encrypt([]byte(t.RefreshToken)); err != nil {
+			return row, err
+		}
+	}
+	if !t.ExpiresAt.IsZero() {
+		e := t.ExpiresAt.UTC()
+		row.ExpiresAt = &e
+	}
+	return row, nil
+}
+
+// now is the clock that stamps "updatedAt".
+func (p *Providers) now() time.Time {
+	if p.Clock != nil {
+		return p.Clock.Now().UTC()
+	}
+	return time.Now().UTC()
 }
 
 // decryptToken is the user's decrypted OAuth access token.

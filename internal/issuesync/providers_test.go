@@ -375,6 +375,57 @@ func TestJiraOAuthRefreshWritesTokensBack(t *testing.T) {
 	}
 }
 
+// TestJiraOAuthRefreshOnceAcrossProcesses: four sync workers (handlers
+// with clients of their own, as four processes) sync the same user's
+// integration at once with an expired token. Atlassian rotates refresh
+// tokens and refuses a spent one: the grant is refreshed once, under the
+// auth row's lock, and every sync succeeds with the token it stored. Each
+// process refreshing on its own lost the grant to invalid_grant.
+func TestJiraOAuthRefreshOnceAcrossProcesses(t *testing.T) {
+	f := newFixture(t)
+	k := testKey(t)
+	j := newFakeJira(t)
+	j.addN(2)
+	j.auth = []string{"Bearer no-token-yet"}
+	j.liveRefresh = "old-refresh"
+	app := func(p *Providers) {
+		p.JiraOAuth = JiraOAuthApp{ClientID: "env-client", ClientSecret: "env-secret", TokenURL: j.srv.URL + "/oauth/token", APIBase: j.srv.URL}
+	}
+	in := f.integration(ProviderJira, AuthOAuth2, encrypted(t, k, map[string]string{"clientId": "app-id", "clientSecret": "app-secret"}),
+		`{"baseUrl":"https://acme.atlassian.net","cloudId":"cloud-1"}`)
+	authID := f.userAuth(in, encrypt(t, k, "old-access"), encrypt(t, k, "old-refresh"), time.Now().Add(-time.Hour))
+	f.issue(in, f.projects[0], "10001", "PROJ-1")
+	f.issue(in, f.projects[0], "10002", "PROJ-2")
+
+	var wg sync.WaitGroup
+	for range 4 {
+		h := stack(t, f, nil, app)
+		wg.Go(func() {
+			if err := h.SyncIssues(f.ctx(), task.SyncJob{UserID: f.user, IntegrationID: in}); err != nil {
+				t.Errorf("sync: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(j.tokens) != 1 {
+		t.Errorf("%d token requests, want 1: %v", len(j.tokens), j.tokens)
+	}
+	var access, refresh string
+	if err := f.db.QueryRow(context.Background(), `SELECT "accessToken", "refreshToken" FROM "UserIntegrationAuth" WHERE id = $1`,
+		authID).Scan(&access, &refresh); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := k.DecryptString(access); a != "access-1" {
+		t.Errorf("stored access token %q, want access-1", a)
+	}
+	if r, _ := k.DecryptString(refresh); r != "refresh-1" {
+		t.Errorf("stored refresh token %q, want refresh-1", r)
+	}
+	if n := synced(t, f, in); n != 2 {
+		t.Errorf("%d synced", n)
+	}
+}
+
 // TestCredentialsInTheOriginalFormat: credentials encrypted by TestPlanIt's
 // own Node code (internal/encryption's vectors) authenticate the request.
 func TestCredentialsInTheOriginalFormat(t *testing.T) {

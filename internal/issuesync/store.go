@@ -379,6 +379,48 @@ WHERE id = $1`, authID, access, opt(refresh), expiresAt, now)
 	return nil
 }
 
+// StoredTokens are an auth row's OAuth tokens, encrypted as stored.
+type StoredTokens struct {
+	Access, Refresh string // "" when NULL
+	ExpiresAt       *time.Time
+}
+
+// UpdateTokensLocked runs update with auth row authID's tokens while it
+// holds the row's lock (SELECT ... FOR UPDATE), and stores what update
+// returns when it says so, with "updatedAt" = now() as Prisma's @updatedAt
+// would; an empty refresh token keeps the stored one. The processes
+// refreshing a grant through it do so one after the other, each seeing
+// what the one before stored. update may take a network round trip: the
+// lock is the row's, and TestPlanIt's own writes to it wait as long.
+func (s *Store) UpdateTokensLocked(ctx context.Context, authID string, now func() time.Time,
+	update func(StoredTokens) (next StoredTokens, store bool, err error)) error {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var cur StoredTokens
+		var access, refresh *string
+		err := tx.QueryRow(ctx, `
+SELECT "accessToken", "refreshToken", "tokenExpiresAt" FROM "UserIntegrationAuth" WHERE id = $1 FOR UPDATE`,
+			authID).Scan(&access, &refresh, &cur.ExpiresAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("issuesync: refreshing tokens: auth %s no longer exists", authID)
+		}
+		if err != nil {
+			return fmt.Errorf("issuesync: locking the tokens of auth %s: %w", authID, err)
+		}
+		cur.Access, cur.Refresh = deref(access), deref(refresh)
+		next, store, err := update(cur)
+		if err != nil || !store {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+UPDATE "UserIntegrationAuth"
+SET "accessToken" = $2, "refreshToken" = coalesce($3, "refreshToken"), "tokenExpiresAt" = $4, "updatedAt" = $5
+WHERE id = $1`, authID, next.Access, opt(next.Refresh), next.ExpiresAt, now().UTC()); err != nil {
+			return fmt.Errorf("issuesync: saving refreshed tokens of auth %s: %w", authID, err)
+		}
+		return nil
+	})
+}
+
 // SetLastSyncAt records a completed bulk sync on the integration. It leaves
 // "updatedAt" alone: that tells when an administrator changed the
 // integration.

@@ -75,8 +75,28 @@ type OAuth struct {
 	Now func() time.Time
 	// OnRefresh is called with the new tokens after each refresh, so they
 	// can be stored (encrypted). When it fails, Fetch fails and the next
-	// call tries it again before anything else.
+	// call tries it again before anything else. With a Store, it is called
+	// only for tokens the Store renewed but could not keep.
 	OnRefresh func(ctx context.Context, t Token) error
+	// Store, when set, runs every refresh, so that the processes sharing
+	// the grant refresh it once between them: Atlassian rotates the
+	// refresh token, and a second process refreshing with the one the
+	// first just spent loses the grant (invalid_grant).
+	Store TokenStore
+}
+
+// TokenStore keeps a grant's tokens where every process using the grant
+// reads them.
+type TokenStore interface {
+	// Refresh replaces stale, the token a client holds and finds expired or
+	// refused. Under a lock every process sharing the grant takes, it reads
+	// the stored token: when it is no longer stale (another process
+	// refreshed it), it returns it; otherwise it calls renew with the
+	// stored token (its refresh token is the newest), stores the answer
+	// and returns it. When renew succeeded but storing failed, it returns
+	// the new token with the error, and the client hands that token to
+	// OnRefresh until it is kept.
+	Refresh(ctx context.Context, stale Token, renew func(context.Context, Token) (Token, error)) (Token, error)
 }
 
 // Token is the outcome of a refresh.

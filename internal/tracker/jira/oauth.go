@@ -20,6 +20,7 @@ type oauthState struct {
 	baseURL                string // Config.BaseURL, may be empty
 	now                    func() time.Time
 	onRefresh              func(context.Context, Token) error
+	store                  TokenStore
 
 	tokenLock chan struct{} // held while reading or refreshing tok
 	tok       Token
@@ -46,6 +47,7 @@ func newOAuthState(o OAuth, baseURL string) (*oauthState, error) {
 		baseURL:      baseURL,
 		now:          o.Now,
 		onRefresh:    o.OnRefresh,
+		store:        o.Store,
 		tokenLock:    make(chan struct{}, 1),
 		tok:          Token{AccessToken: o.AccessToken, RefreshToken: o.RefreshToken, ExpiresAt: o.ExpiresAt},
 		resLock:      make(chan struct{}, 1),
@@ -124,43 +126,67 @@ type tokenAnswer struct {
 	Scope        string `json:"scope"`
 }
 
-// refresh exchanges the refresh token (tokenLock held).
+// refresh replaces the held token (tokenLock held): through the Store when
+// there is one, else at the token endpoint, then handed to OnRefresh.
 func (s *oauthState) refresh(ctx context.Context, h *tracker.HTTP) error {
-	if s.tok.RefreshToken == "" || s.clientID == "" || s.clientSecret == "" {
-		return fmt.Errorf("%w (jira: the OAuth access token expired or was refused, and there is no refresh token or client credentials to renew it)", tracker.ErrUnauthorized)
+	if s.store == nil {
+		t, err := s.renew(ctx, h, s.tok)
+		if err != nil {
+			return err
+		}
+		s.tok = t
+		s.unsaved = s.onRefresh != nil
+		return s.save(ctx)
+	}
+	t, err := s.store.Refresh(ctx, s.tok, func(ctx context.Context, cur Token) (Token, error) { return s.renew(ctx, h, cur) })
+	if err != nil {
+		if t.AccessToken != "" && t.AccessToken != s.tok.AccessToken {
+			// Renewed but not stored: the old refresh token is spent, so
+			// the new one must not be lost; OnRefresh keeps trying.
+			s.tok = t
+			s.unsaved = s.onRefresh != nil
+		}
+		return err
+	}
+	s.tok = t
+	return nil
+}
+
+// renew exchanges cur's refresh token at the token endpoint.
+func (s *oauthState) renew(ctx context.Context, h *tracker.HTTP, cur Token) (Token, error) {
+	if cur.RefreshToken == "" || s.clientID == "" || s.clientSecret == "" {
+		return Token{}, fmt.Errorf("%w (jira: the OAuth access token expired or was refused, and there is no refresh token or client credentials to renew it)", tracker.ErrUnauthorized)
 	}
 	body, err := json.Marshal(map[string]string{
 		"grant_type":    "refresh_token",
 		"client_id":     s.clientID,
 		"client_secret": s.clientSecret,
-		"refresh_token": s.tok.RefreshToken,
+		"refresh_token": cur.RefreshToken,
 	})
 	if err != nil {
-		return fmt.Errorf("jira: encoding the token refresh: %w", err)
+		return Token{}, fmt.Errorf("jira: encoding the token refresh: %w", err)
 	}
 	resp, err := h.Do(ctx, newRequest(http.MethodPost, s.tokenURL, body, ""))
 	if err != nil {
 		// Atlassian answers invalid_grant (revoked or reused refresh
 		// token) with 400 or 403: the grant is gone.
 		if se, ok := errors.AsType[*tracker.StatusError](err); ok && se.Status >= 400 && se.Status < 500 {
-			return fmt.Errorf("%w (jira: refreshing the OAuth token: %v)", tracker.ErrUnauthorized, err)
+			return Token{}, fmt.Errorf("%w (jira: refreshing the OAuth token: %v)", tracker.ErrUnauthorized, err)
 		}
-		return fmt.Errorf("jira: refreshing the OAuth token: %w", err)
+		return Token{}, fmt.Errorf("jira: refreshing the OAuth token: %w", err)
 	}
 	var a tokenAnswer
 	if err := json.Unmarshal(resp.Body, &a); err != nil || a.AccessToken == "" {
-		return errors.New("jira: refreshing the OAuth token: the answer holds no access_token")
+		return Token{}, errors.New("jira: refreshing the OAuth token: the answer holds no access_token")
 	}
-	t := Token{AccessToken: a.AccessToken, RefreshToken: s.tok.RefreshToken}
+	t := Token{AccessToken: a.AccessToken, RefreshToken: cur.RefreshToken}
 	if a.RefreshToken != "" {
 		t.RefreshToken = a.RefreshToken
 	}
 	if a.ExpiresIn > 0 {
 		t.ExpiresAt = s.now().Add(time.Duration(a.ExpiresIn) * time.Second)
 	}
-	s.tok = t
-	s.unsaved = s.onRefresh != nil
-	return s.save(ctx)
+	return t, nil
 }
 
 // save hands refreshed tokens to OnRefresh (tokenLock held).

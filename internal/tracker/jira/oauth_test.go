@@ -330,3 +330,94 @@ func TestOAuthRefreshWithoutAccessToken(t *testing.T) {
 		t.Errorf("token requests = %d, want 1", got)
 	}
 }
+
+// memStore is a TokenStore in memory: the storage several processes share.
+type memStore struct {
+	mu       sync.Mutex
+	tok      jira.Token
+	failSave error // returned after a successful renew, the token not kept
+}
+
+func (m *memStore) Refresh(ctx context.Context, stale jira.Token, renew func(context.Context, jira.Token) (jira.Token, error)) (jira.Token, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.tok.AccessToken != stale.AccessToken {
+		return m.tok, nil
+	}
+	t, err := renew(ctx, m.tok)
+	if err != nil {
+		return jira.Token{}, err
+	}
+	if m.failSave != nil {
+		return t, m.failSave
+	}
+	m.tok = t
+	return t, nil
+}
+
+// TestOAuthStoreRefreshesOnceAcrossClients: two clients of one grant (two
+// processes) with an expired token refresh it once between them, the
+// second taking the token the first stored; without the Store each would
+// spend the rotating refresh token.
+func TestOAuthStoreRefreshesOnceAcrossClients(t *testing.T) {
+	f := oauthFake(t, 3, newAccess)
+	old := jira.Token{AccessToken: "old-access", RefreshToken: "old-refresh", ExpiresAt: clock().Add(-time.Hour)}
+	store := &memStore{tok: old}
+	var s saver
+	var clients []*jira.Client
+	for range 2 {
+		clients = append(clients, oauthClient(t, f, jira.OAuth{
+			AccessToken: old.AccessToken, RefreshToken: old.RefreshToken, ExpiresAt: old.ExpiresAt,
+			ClientID: "client-1", ClientSecret: "secret-1", CloudID: cloudID, OnRefresh: s.save, Store: store,
+		}, "https://your-domain.atlassian.net"))
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			res, err := clients[i%2].Fetch(context.Background(), refsN(1, 3))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			checkAll(t, refsN(1, 3), res)
+		})
+	}
+	wg.Wait()
+	calls := f.calls("/oauth/token")
+	if len(calls) != 1 || calls[0].Body["refresh_token"] != "old-refresh" {
+		t.Errorf("token requests %+v, want one, with the stored refresh token", calls)
+	}
+	if store.tok.AccessToken != newAccess || store.tok.RefreshToken != newRefresh {
+		t.Errorf("stored %+v", store.tok)
+	}
+	if n := len(s.calls()); n != 0 {
+		t.Errorf("OnRefresh called %d times, want none (the Store keeps the tokens)", n)
+	}
+}
+
+// TestOAuthStoreCannotKeepTheToken: renewed but not stored, the new token
+// (the old refresh token is spent) goes to OnRefresh, and is used without
+// a second refresh.
+func TestOAuthStoreCannotKeepTheToken(t *testing.T) {
+	f := oauthFake(t, 2, newAccess)
+	store := &memStore{tok: jira.Token{AccessToken: "old-access", RefreshToken: "old-refresh"}, failSave: errors.New("database is down")}
+	var s saver
+	c := oauthClient(t, f, jira.OAuth{
+		AccessToken: "old-access", RefreshToken: "old-refresh", ExpiresAt: clock().Add(-time.Hour),
+		ClientID: "client-1", ClientSecret: "secret-1", CloudID: cloudID, OnRefresh: s.save, Store: store,
+	}, "https://your-domain.atlassian.net")
+	if _, err := c.Fetch(context.Background(), refsN(1, 2)); err == nil || !strings.Contains(err.Error(), "database is down") {
+		t.Fatalf("Fetch: %v, want the store's error", err)
+	}
+	res, err := c.Fetch(context.Background(), refsN(1, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAll(t, refsN(1, 2), res)
+	if got := s.calls(); len(got) != 1 || got[0].AccessToken != newAccess || got[0].RefreshToken != newRefresh {
+		t.Errorf("OnRefresh got %+v, want the renewed token once", got)
+	}
+	if n := len(f.calls("/oauth/token")); n != 1 {
+		t.Errorf("%d token requests, want 1", n)
+	}
+}
