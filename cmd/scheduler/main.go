@@ -13,8 +13,11 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"time"
 	_ "time/tzdata" // SCHEDULER_TZ works in images without a zone database
+
+	"github.com/hibiken/asynq"
 
 	"github.com/testplanit/tpi-workers/internal/config"
 	"github.com/testplanit/tpi-workers/internal/schedule"
@@ -38,6 +41,8 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	}
 	heartbeat := env.Duration("SCHEDULER_HEARTBEAT_INTERVAL", 10*time.Second)
 	file := env.String("SCHEDULER_CONFIG_FILE", "")
+	forward := forwardQueues(env, "SCHEDULER_FORWARD_QUEUES", task.QueueTestmoImports)
+	forwardEvery := env.Duration("SCHEDULER_FORWARD_INTERVAL", schedule.DefaultForwardInterval)
 	if err := env.Err(); err != nil {
 		return err
 	}
@@ -74,12 +79,59 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	fwd := &schedule.Forwarder{Inspector: asynq.NewInspectorFromRedisClient(rc), Queues: forward, Interval: forwardEvery, Logger: log}
+	if err := fwd.Register(reg); err != nil {
+		return err
+	}
 	r := &worker.Runner{
 		Service: cfg.Service, HTTPAddr: cfg.HTTPAddr, ReadinessGrace: cfg.ReadinessGrace,
 		Logger: log, Registry: reg, Valkey: rc,
-		OnReady: func(addr string) { logEntries(log, current, cfg.Tenants, served, file, timing, addr) },
+		OnReady: func(addr string) {
+			logEntries(log, current, cfg.Tenants, served, file, timing, addr)
+			if len(forward) > 0 {
+				log.Info("forwarding due retries and scheduled tasks of queues whose worker may be scaled to zero",
+					"queues", forward, "interval", forwardEvery.String())
+			}
+		},
 	}
-	return r.Run(ctx, worker.ServiceFuncs{StartFunc: s.Start, ShutdownFunc: s.Shutdown})
+	return r.Run(ctx, worker.ServiceFuncs{
+		StartFunc: func() error {
+			if err := s.Start(); err != nil {
+				return err
+			}
+			return fwd.Start()
+		},
+		ShutdownFunc: func() { fwd.Shutdown(); s.Shutdown() },
+	})
+}
+
+// forwardQueues reads the comma-separated queues whose due retries and
+// scheduled tasks the scheduler moves to pending (their worker may be
+// scaled to zero); "none" is none.
+func forwardQueues(env *config.Env, name, def string) []string {
+	v := env.String(name, def)
+	if v == "none" {
+		return nil
+	}
+	known := map[string]bool{}
+	var names []string
+	for _, q := range task.Queues() {
+		known[q.Name] = true
+		names = append(names, q.Name)
+	}
+	var qs []string
+	for q := range strings.SplitSeq(v, ",") {
+		q = strings.TrimSpace(q)
+		if q == "" {
+			continue
+		}
+		if !known[q] {
+			env.Fail(name, "unknown queue %q (queues: %s, or none)", q, strings.Join(names, ", "))
+			return nil
+		}
+		qs = append(qs, q)
+	}
+	return qs
 }
 
 // logEntries says at start what will run when, and for which tenants.

@@ -60,8 +60,17 @@ func get(addr, path string) (int, string) {
 }
 
 func TestRunLogsEntriesServesMetricsAndStops(t *testing.T) {
-	_, url := testenv.Redis(t)
+	opt, url := testenv.Redis(t)
 	addr := freeAddr(t)
+	// An import waiting for its retry while no import worker runs (scaled
+	// to zero): the scheduler moves it to pending when it is due.
+	client := asynq.NewClient(opt)
+	defer client.Close()
+	waiting, err := client.Enqueue(asynq.NewTask(task.TypeProcessTestmoImport, []byte(`{"jobId":"j1"}`)),
+		asynq.Queue(task.QueueTestmoImports), asynq.ProcessIn(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
 	env := map[string]string{
 		"VALKEY_URL":                      url,
 		"HTTP_ADDR":                       addr,
@@ -70,6 +79,7 @@ func TestRunLogsEntriesServesMetricsAndStops(t *testing.T) {
 		"SCHEDULER_SYNC_INTERVAL":         "100ms",
 		"SCHEDULER_GRACE":                 "400ms",
 		"SCHEDULER_CRON_NIGHTLY_FORECAST": "15 2 * * *",
+		"SCHEDULER_FORWARD_INTERVAL":      "100ms",
 	}
 	var logs syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
@@ -80,6 +90,15 @@ func TestRunLogsEntriesServesMetricsAndStops(t *testing.T) {
 		_, body := get(addr, "/metrics")
 		return strings.Contains(body, `tpi_scheduler_enqueued_total{entry="digest-sweep"}`)
 	}, "an occurrence enqueued and counted in /metrics")
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		_, body := get(addr, "/metrics")
+		return strings.Contains(body, `tpi_scheduler_forwarded_total{queue="testmo-imports"} 1`)
+	}, "the due import forwarded and counted in /metrics")
+	insp := asynq.NewInspector(opt)
+	defer insp.Close()
+	if ti, err := insp.GetTaskInfo(task.QueueTestmoImports, waiting.ID); err != nil || ti.State != asynq.TaskStatePending {
+		t.Errorf("the due import: %+v %v, want pending", ti, err)
+	}
 	if code, body := get(addr, "/healthz"); code != 200 || body != `{"service":"scheduler","status":"ok"}`+"\n" {
 		t.Errorf("/healthz %d %q", code, body)
 	}
@@ -94,6 +113,7 @@ func TestRunLogsEntriesServesMetricsAndStops(t *testing.T) {
 		`"entry":"digest-sweep","cron":"@every 1s"`,
 		`"next_task_id":"schedule:nightly-forecast:`,
 		`"msg":"occurrence enqueued","service":"scheduler","entry":"digest-sweep"`,
+		`"queues":["testmo-imports"],"interval":"100ms"`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("logs lack %s:\n%s", want, out)
@@ -123,6 +143,7 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 		{map[string]string{}, "config: VALKEY_URL: required but not set"},
 		{map[string]string{"VALKEY_URL": url, "SCHEDULER_TZ": "Mars/Olympus", "HTTP_ADDR": ""}, `SCHEDULER_TZ: unknown time zone "Mars/Olympus"`},
 		{map[string]string{"VALKEY_URL": url, "SCHEDULER_SYNC_INTERVAL": "soon"}, "config: SCHEDULER_SYNC_INTERVAL:"},
+		{map[string]string{"VALKEY_URL": url, "SCHEDULER_FORWARD_QUEUES": "testmo-imports,imports"}, `config: SCHEDULER_FORWARD_QUEUES: unknown queue "imports"`},
 		{map[string]string{"VALKEY_URL": url, "SCHEDULER_CRON_AUTO_COMPLETE_MILESTONES": "0 25 * * *", "HTTP_ADDR": ""}, "SCHEDULER_CRON_AUTO_COMPLETE_MILESTONES: cron \"0 25 * * *\""},
 		{map[string]string{"VALKEY_URL": url, "MULTI_TENANT_MODE": "true", "TENANT_CONFIG_FILE": badTenants, "HTTP_ADDR": ""}, "TENANT_CONFIG_FILE " + badTenants + ": not a JSON object"},
 		{map[string]string{"VALKEY_URL": url, "MULTI_TENANT_MODE": "true", "TENANT_CONFIGS": "[]", "HTTP_ADDR": ""}, "config: TENANT_CONFIGS:"},
