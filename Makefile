@@ -87,12 +87,14 @@ bench: ## the benchmarks quoted in the README (real Redis/PostgreSQL)
 bench-vs-bullmq: ## the runtime beside BullMQ (the engine we replace) and bare asynq, same Redis, 3 alternating rounds, with CPU per task on each side
 	@# bench/bullmq is a copy of ../shared/bench/bullmq (BullMQ 5.81.5, as TestPlanIt uses it) plus cpu.mjs (the same run,
 	@# reporting the CPU Node and Redis spend per job); node and npm needed.
+	@# test/vsbullmq passes the rounds' output through and prints the medians, then `vs-bullmq c=<C>: <ratio>`.
 	cd bench/bullmq && { test -d node_modules || npm ci --no-audit --no-fund; }
+	$(GO) build -o /dev/null ./test/vsbullmq
 	for i in 1 2 3; do \
 	  $(GO) test -run '^$$' -bench 'RuntimeNoop|BareAsynqLoops' -benchtime 20000x -count 1 ./internal/worker | grep '^Benchmark'; \
 	  node bench/bullmq/bench.mjs 20000 10; node bench/bullmq/bench.mjs 20000 50; \
 	  node bench/bullmq/cpu.mjs 20000 10; node bench/bullmq/cpu.mjs 20000 50; \
-	done
+	done | $(GO) run ./test/vsbullmq
 	$(GO) test -run '^$$' -bench 'PickupLatency' -benchtime 200x -count 1 ./internal/worker | grep '^Benchmark'
 	$(GO) test -run '^$$' -bench 'IdleRedisLoad' -benchtime 1x -count 1 ./internal/worker | grep '^Benchmark'
 

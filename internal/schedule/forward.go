@@ -3,6 +3,7 @@ package schedule
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -44,6 +45,7 @@ type Forwarder struct {
 	forwarded *prometheus.CounterVec
 	cancel    context.CancelFunc
 	done      chan struct{}
+	failing   bool // the last pass failed: logged once, until one succeeds
 }
 
 // Register adds the forwarder's metric to reg.
@@ -99,6 +101,7 @@ func (f *Forwarder) Forward(ctx context.Context) int {
 		now = f.Now()
 	}
 	moved := 0
+	var failed error
 	for _, q := range f.Queues {
 		for _, list := range []struct {
 			name string
@@ -109,11 +112,19 @@ func (f *Forwarder) Forward(ctx context.Context) int {
 			if n > 0 && f.forwarded != nil {
 				f.forwarded.WithLabelValues(q).Add(float64(n))
 			}
-			if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
-				f.logger().Warn("cannot forward due tasks", "queue", q, "set", list.name, "error", err.Error())
+			if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) && failed == nil {
+				failed = fmt.Errorf("queue %s, %s set: %w", q, list.name, err)
 			}
 		}
 	}
+	// An outage of Valkey fails every pass: say so once, and when it ends.
+	switch {
+	case failed != nil && !f.failing:
+		f.logger().Warn("cannot forward due tasks; trying again every interval", "error", failed.Error())
+	case failed == nil && f.failing:
+		f.logger().Info("forwarding due tasks again")
+	}
+	f.failing = failed != nil
 	return moved
 }
 

@@ -87,6 +87,22 @@ func TestForwarderMovesDueTasks(t *testing.T) {
 	if strings.Contains(log.String(), "cannot forward") {
 		t.Errorf("warnings logged:\n%s", log.String())
 	}
+
+	// Valkey gone: one warning however many passes fail, then one line
+	// when it answers again.
+	down := asynq.NewInspector(asynq.RedisClientOpt{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond})
+	t.Cleanup(func() { down.Close() })
+	f.Inspector = down
+	f.Forward(context.Background())
+	f.Forward(context.Background())
+	f.Inspector = insp
+	f.Forward(context.Background())
+	if n := strings.Count(log.String(), "cannot forward due tasks"); n != 1 {
+		t.Errorf("%d warnings for two failed passes, want 1:\n%s", n, log.String())
+	}
+	if !strings.Contains(log.String(), "forwarding due tasks again") {
+		t.Errorf("no line when Valkey answered again:\n%s", log.String())
+	}
 }
 
 // TestForwarderLoop: started, it moves a task when it falls due, on the
