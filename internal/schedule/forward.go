@@ -130,7 +130,8 @@ func (f *Forwarder) Forward(ctx context.Context) int {
 
 // forward moves the due tasks of one set of queue q. The sets are ordered
 // by due time, so it stops at the first task not yet due; a moved task
-// leaves the set, hence every read is of the first page.
+// leaves the set, hence every read is of the first page, and a read is
+// repeated only after a full page that moved something.
 func (f *Forwarder) forward(ctx context.Context, q string, list func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error), now time.Time) (int, error) {
 	moved := 0
 	for ctx.Err() == nil {
@@ -149,7 +150,8 @@ func (f *Forwarder) forward(ctx context.Context, q string, list func(string, ...
 				progress = true
 			case errors.Is(err, asynq.ErrTaskNotFound), strings.Contains(err.Error(), "already"):
 				// Moved or taken by the worker's own forwarder meanwhile.
-				progress = true
+				// Not progress: a page of tasks refused this way must
+				// not be read again and again.
 			default:
 				return moved, err
 			}
