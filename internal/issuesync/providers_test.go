@@ -318,6 +318,26 @@ func TestJiraDeletedIssue(t *testing.T) {
 	}
 }
 
+// jiraOAuthApp points the Atlassian OAuth app at j.
+func jiraOAuthApp(j *fakeJira) func(*Providers) {
+	return func(p *Providers) {
+		p.JiraOAuth = JiraOAuthApp{ClientID: "env-client", ClientSecret: "env-secret", TokenURL: j.srv.URL + "/oauth/token", APIBase: j.srv.URL}
+	}
+}
+
+// expiredJiraGrant inserts a Jira OAuth integration (its own client
+// app-id), the user's auth row holding the expired old-access and its
+// old-refresh, and the local issues 10001/PROJ-1 and 10002/PROJ-2.
+func expiredJiraGrant(t *testing.T, f *fixture, k *encryption.Key) (integrationID int, authID string) {
+	t.Helper()
+	in := f.integration(ProviderJira, AuthOAuth2, encrypted(t, k, map[string]string{"clientId": "app-id", "clientSecret": "app-secret"}),
+		`{"baseUrl":"https://acme.atlassian.net","cloudId":"cloud-1"}`)
+	authID = f.userAuth(in, encrypt(t, k, "old-access"), encrypt(t, k, "old-refresh"), time.Now().Add(-time.Hour))
+	f.issue(in, f.projects[0], "10001", "PROJ-1")
+	f.issue(in, f.projects[0], "10002", "PROJ-2")
+	return in, authID
+}
+
 // TestJiraOAuthRefreshWritesTokensBack: an expired OAuth token is
 // refreshed at Atlassian's token endpoint before the sync (the original
 // gave up with "Authentication token has expired"); the new tokens are
@@ -331,14 +351,8 @@ func TestJiraOAuthRefreshWritesTokensBack(t *testing.T) {
 	j.auth = []string{"Bearer new-access"}
 	j.tokenAnswer = map[string]any{"access_token": "new-access", "refresh_token": "new-refresh", "expires_in": 3600,
 		"token_type": "Bearer", "scope": "read:jira-work offline_access"}
-	h := stack(t, f, nil, func(p *Providers) {
-		p.JiraOAuth = JiraOAuthApp{ClientID: "env-client", ClientSecret: "env-secret", TokenURL: j.srv.URL + "/oauth/token", APIBase: j.srv.URL}
-	})
-	in := f.integration(ProviderJira, AuthOAuth2, encrypted(t, k, map[string]string{"clientId": "app-id", "clientSecret": "app-secret"}),
-		`{"baseUrl":"https://acme.atlassian.net","cloudId":"cloud-1"}`)
-	authID := f.userAuth(in, encrypt(t, k, "old-access"), encrypt(t, k, "old-refresh"), time.Now().Add(-time.Hour))
-	f.issue(in, f.projects[0], "10001", "PROJ-1")
-	f.issue(in, f.projects[0], "10002", "PROJ-2")
+	h := stack(t, f, nil, jiraOAuthApp(j))
+	in, authID := expiredJiraGrant(t, f, k)
 	start := time.Now()
 	mustSync(t, h, f, in)
 	if n := synced(t, f, in); n != 2 {
@@ -388,18 +402,11 @@ func TestJiraOAuthRefreshOnceAcrossProcesses(t *testing.T) {
 	j.addN(2)
 	j.auth = []string{"Bearer no-token-yet"}
 	j.liveRefresh = "old-refresh"
-	app := func(p *Providers) {
-		p.JiraOAuth = JiraOAuthApp{ClientID: "env-client", ClientSecret: "env-secret", TokenURL: j.srv.URL + "/oauth/token", APIBase: j.srv.URL}
-	}
-	in := f.integration(ProviderJira, AuthOAuth2, encrypted(t, k, map[string]string{"clientId": "app-id", "clientSecret": "app-secret"}),
-		`{"baseUrl":"https://acme.atlassian.net","cloudId":"cloud-1"}`)
-	authID := f.userAuth(in, encrypt(t, k, "old-access"), encrypt(t, k, "old-refresh"), time.Now().Add(-time.Hour))
-	f.issue(in, f.projects[0], "10001", "PROJ-1")
-	f.issue(in, f.projects[0], "10002", "PROJ-2")
+	in, authID := expiredJiraGrant(t, f, k)
 
 	var wg sync.WaitGroup
 	for range 4 {
-		h := stack(t, f, nil, app)
+		h := stack(t, f, nil, jiraOAuthApp(j))
 		wg.Go(func() {
 			if err := h.SyncIssues(f.ctx(), task.SyncJob{UserID: f.user, IntegrationID: in}); err != nil {
 				t.Errorf("sync: %v", err)

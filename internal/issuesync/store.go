@@ -362,14 +362,18 @@ LIMIT 1`, integrationID, keys, prefer, is.ID).Scan(&id)
 	return id, nil
 }
 
+// saveTokensSQL writes an auth row's tokens ($2 access, $3 refresh: NULL
+// keeps the stored one, $4 expiry) and "updatedAt" ($5) into row $1.
+const saveTokensSQL = `
+UPDATE "UserIntegrationAuth"
+SET "accessToken" = $2, "refreshToken" = coalesce($3, "refreshToken"), "tokenExpiresAt" = $4, "updatedAt" = $5
+WHERE id = $1`
+
 // SaveTokens writes refreshed OAuth tokens, encrypted in the original's
 // format by the caller, into auth row id, with "updatedAt" = now as Prisma's
 // @updatedAt would. An empty refresh token keeps the stored one.
 func (s *Store) SaveTokens(ctx context.Context, authID, access, refresh string, expiresAt *time.Time, now time.Time) error {
-	tag, err := s.db.Exec(ctx, `
-UPDATE "UserIntegrationAuth"
-SET "accessToken" = $2, "refreshToken" = coalesce($3, "refreshToken"), "tokenExpiresAt" = $4, "updatedAt" = $5
-WHERE id = $1`, authID, access, opt(refresh), expiresAt, now)
+	tag, err := s.db.Exec(ctx, saveTokensSQL, authID, access, opt(refresh), expiresAt, now)
 	if err != nil {
 		return fmt.Errorf("issuesync: saving refreshed tokens of auth %s: %w", authID, err)
 	}
@@ -411,10 +415,7 @@ SELECT "accessToken", "refreshToken", "tokenExpiresAt" FROM "UserIntegrationAuth
 		if err != nil || !store {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `
-UPDATE "UserIntegrationAuth"
-SET "accessToken" = $2, "refreshToken" = coalesce($3, "refreshToken"), "tokenExpiresAt" = $4, "updatedAt" = $5
-WHERE id = $1`, authID, next.Access, opt(next.Refresh), next.ExpiresAt, now().UTC()); err != nil {
+		if _, err := tx.Exec(ctx, saveTokensSQL, authID, next.Access, opt(next.Refresh), next.ExpiresAt, now().UTC()); err != nil {
 			return fmt.Errorf("issuesync: saving refreshed tokens of auth %s: %w", authID, err)
 		}
 		return nil

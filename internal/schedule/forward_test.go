@@ -21,10 +21,7 @@ import (
 // about a queue that never had a task.
 func TestForwarderMovesDueTasks(t *testing.T) {
 	const q = "testmo-imports"
-	opt, _ := testenv.Redis(t)
-	client := asynq.NewClient(opt)
-	insp := asynq.NewInspector(opt)
-	t.Cleanup(func() { client.Close(); insp.Close() })
+	opt, client, insp := queueClients(t)
 
 	// A retry: a worker fails the task once (next attempt in an hour),
 	// then stops, as a worker scaled to zero would.
@@ -105,15 +102,23 @@ func TestForwarderMovesDueTasks(t *testing.T) {
 	}
 }
 
+// queueClients returns a fresh Redis database with a client and an
+// inspector on it, closed when the test ends.
+func queueClients(t *testing.T) (asynq.RedisClientOpt, *asynq.Client, *asynq.Inspector) {
+	t.Helper()
+	opt, _ := testenv.Redis(t)
+	client := asynq.NewClient(opt)
+	insp := asynq.NewInspector(opt)
+	t.Cleanup(func() { client.Close(); insp.Close() })
+	return opt, client, insp
+}
+
 // TestForwarderLoop: started, it moves a task when it falls due, on the
 // real clock (asynq keeps due times in whole seconds, so a task due in 2 s
 // is due in 1 to 2 s); Shutdown stops it.
 func TestForwarderLoop(t *testing.T) {
 	const q = "testmo-imports"
-	opt, _ := testenv.Redis(t)
-	client := asynq.NewClient(opt)
-	insp := asynq.NewInspector(opt)
-	t.Cleanup(func() { client.Close(); insp.Close() })
+	_, client, insp := queueClients(t)
 	f := &Forwarder{Inspector: insp, Queues: []string{q}, Interval: 50 * time.Millisecond}
 	if err := f.Start(); err != nil {
 		t.Fatal(err)
